@@ -1,0 +1,248 @@
+"""The canonical raw contract: the tables ingest loads into schema ``raw``.
+
+Every department's export is mapped onto these tables by ``departments/NAME.yaml``. The
+contract fixes each field's type, whether it is required and which codes it accepts; ingest
+rejects a row that breaks it and says which field and why. SQLMesh's external model schemas
+(``external_models.yaml``) are written from this module, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Field types: the DuckDB type each canonical field is stored as.
+TEXT, INTEGER, DOUBLE, BOOLEAN, DATE, TIMESTAMP = (
+    "TEXT",
+    "INTEGER",
+    "DOUBLE",
+    "BOOLEAN",
+    "DATE",
+    "TIMESTAMP",
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    required: bool = False
+    codes: tuple | None = None  # accepted values after the mapping's value map
+    minimum: float | None = None
+    maximum: float | None = None
+    is_civilian_identifier: bool = False  # stored only as a keyed hash
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    key: tuple[str, ...]  # the grain, without department_id
+    fields: tuple[Field, ...] = field(default_factory=tuple)
+
+    def field(self, name: str) -> Field:
+        for candidate in self.fields:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(f"table {self.name} has no field {name}")
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+# Columns ingest adds to every raw table: which batch (file) and which line a row came from.
+BATCH_COLUMNS: tuple[Field, ...] = (
+    Field("_batch_id", INTEGER, required=True),
+    Field("_source_line", INTEGER, required=True),
+)
+
+SEXES = ("female", "male", "other", "unknown")
+RACES = ("asian", "black", "hispanic", "white", "other", "unknown")
+ARMS = ("treatment", "control")
+CALL_ROLES = ("primary", "backup")
+FORCE_TYPES = (
+    "verbal_command",
+    "presence",
+    "hands_on",
+    "takedown",
+    "strike",
+    "chemical_agent",
+    "conducted_energy_device",
+    "impact_weapon",
+    "canine",
+    "firearm",
+    "other",
+)
+RESISTANCE_LEVELS = ("none", "passive", "active", "aggressive", "deadly")
+FINDINGS = ("sustained", "not_sustained", "unfounded", "exonerated", "pending", "other")
+
+# The SSO codebook (also seeds/sso_codebook.csv): item -> kind. Binary items are 0/1,
+# counts are non-negative integers, ratings are 1..5.
+SSO_ITEMS: dict[str, str] = {
+    # officer behaviour
+    "personal_conversation": "binary",
+    "repeated_commands": "binary",
+    "commands_issued": "count",
+    "empathy": "rating",
+    "explained_reason": "binary",
+    "listened": "rating",
+    "respect": "rating",
+    "calm_tone": "rating",
+    "gave_choices": "binary",
+    "used_time_distance": "binary",
+    "threatened": "binary",
+    "used_profanity": "binary",
+    # civilian behaviour and condition
+    "civilian_resistance": "rating",
+    "civilian_demeanor": "rating",
+    "civilian_intoxicated": "binary",
+    "civilian_mental_illness": "binary",
+    "civilian_weapon": "binary",
+    # outcome
+    "arrest": "binary",
+    "force_used": "binary",
+    "injury": "binary",
+}
+
+
+def _sso_item_field(name: str, kind: str) -> Field:
+    if kind == "binary":
+        return Field(name, INTEGER, codes=(0, 1))
+    if kind == "count":
+        return Field(name, INTEGER, minimum=0, maximum=200)
+    return Field(name, INTEGER, minimum=1, maximum=5)
+
+
+RAW_TABLES: dict[str, Table] = {
+    table.name: table
+    for table in (
+        Table(
+            "officers",
+            key=("officer_id",),
+            fields=(
+                Field("officer_id", TEXT, required=True),
+                Field("appointed_on", DATE, required=True),
+                Field("separated_on", DATE),
+                Field("birth_year", INTEGER, minimum=1900, maximum=2015),
+                Field("sex", TEXT, codes=SEXES),
+                Field("race", TEXT, codes=RACES),
+                Field("rank", TEXT),
+                Field("unit", TEXT),
+            ),
+        ),
+        Table(
+            "trial_assignments",
+            key=("trial_id", "officer_id"),
+            fields=(
+                Field("trial_id", TEXT, required=True),
+                Field("officer_id", TEXT, required=True),
+                Field("block_id", TEXT),
+                Field("arm", TEXT, codes=ARMS),
+                # the date the officer is scheduled to be trained (the roll-out cohort)
+                Field("cohort_on", DATE),
+                # the date the assignment was made (randomization or roll-out schedule)
+                Field("assigned_on", DATE, required=True),
+            ),
+        ),
+        Table(
+            "training_events",
+            key=("officer_id", "session_id"),
+            fields=(
+                Field("officer_id", TEXT, required=True),
+                Field("session_id", TEXT, required=True),
+                Field("curriculum", TEXT),
+                Field("attended_on", DATE, required=True),
+                Field("is_completed", BOOLEAN),
+                Field("hours", DOUBLE, minimum=0, maximum=200),
+            ),
+        ),
+        Table(
+            "calls",
+            key=("call_id",),
+            fields=(
+                Field("call_id", TEXT, required=True),
+                Field("received_at", TIMESTAMP, required=True),
+                Field("dispatched_at", TIMESTAMP),
+                Field("arrived_at", TIMESTAMP),
+                Field("cleared_at", TIMESTAMP),
+                Field("call_type", TEXT),
+                Field("priority", INTEGER, minimum=1, maximum=9),
+                Field("is_self_initiated", BOOLEAN),
+                Field("beat", TEXT),
+                Field("disposition", TEXT),
+            ),
+        ),
+        Table(
+            "call_officers",
+            key=("call_id", "officer_id"),
+            fields=(
+                Field("call_id", TEXT, required=True),
+                Field("officer_id", TEXT, required=True),
+                Field("role", TEXT, codes=CALL_ROLES),
+                Field("arrived_at", TIMESTAMP),
+                Field("cleared_at", TIMESTAMP),
+            ),
+        ),
+        Table(
+            "bwc_videos",
+            key=("video_id",),
+            fields=(
+                Field("video_id", TEXT, required=True),
+                Field("officer_id", TEXT, required=True),
+                Field("call_id", TEXT),
+                Field("started_at", TIMESTAMP, required=True),
+                Field("duration_s", DOUBLE, minimum=0, maximum=86400),
+                Field("is_sampled_for_coding", BOOLEAN),
+                Field("sampling_stratum", TEXT),
+            ),
+        ),
+        Table(
+            "sso_codings",
+            key=("coding_id",),
+            fields=(
+                Field("coding_id", TEXT, required=True),
+                Field("video_id", TEXT, required=True),
+                Field("coder_id", TEXT, required=True),
+                Field("coded_at", TIMESTAMP),
+                Field("codebook_version", TEXT),
+                *(_sso_item_field(name, kind) for name, kind in SSO_ITEMS.items()),
+            ),
+        ),
+        Table(
+            "force_reports",
+            key=("report_id", "officer_id"),
+            fields=(
+                Field("report_id", TEXT, required=True),
+                Field("officer_id", TEXT, required=True),
+                Field("occurred_at", TIMESTAMP, required=True),
+                Field("call_id", TEXT),
+                Field("force_type", TEXT, codes=FORCE_TYPES),
+                Field("force_level", INTEGER, codes=(1, 2, 3)),
+                Field("subject_resistance", TEXT, codes=RESISTANCE_LEVELS),
+                Field("is_subject_injured", BOOLEAN),
+                Field("is_officer_injured", BOOLEAN),
+                Field("subject_key", TEXT, is_civilian_identifier=True),
+            ),
+        ),
+        Table(
+            "complaints",
+            key=("complaint_id", "officer_id"),
+            fields=(
+                Field("complaint_id", TEXT, required=True),
+                Field("officer_id", TEXT, required=True),
+                Field("occurred_at", TIMESTAMP, required=True),
+                Field("received_at", TIMESTAMP),
+                Field("allegation", TEXT),
+                Field("finding", TEXT, codes=FINDINGS),
+                Field("is_sustained", BOOLEAN),
+            ),
+        ),
+    )
+}
+
+
+def columns_with_types(table: Table) -> dict[str, str]:
+    """The stored columns of a raw table, in order: department, contract fields, batch columns."""
+    columns = {"department_id": TEXT}
+    columns.update({f.name: f.type for f in table.fields})
+    columns.update({f.name: f.type for f in BATCH_COLUMNS})
+    return columns
