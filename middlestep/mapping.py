@@ -1,0 +1,151 @@
+"""Department mapping files: how a department's own export maps onto the raw contract.
+
+The format is documented in docs/contracts.md. Loading a mapping checks it against the contract
+up front, so a typo in a mapping is an error naming the mapping file, not a silent NULL column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from middlestep.contract import RAW_TABLES
+from middlestep.warehouse import PROJECT_ROOT
+
+DEPARTMENTS_DIR = PROJECT_ROOT / "departments"
+DEFAULT_NULL_VALUES = ("", "NA", "N/A", "NULL")
+
+
+class MappingError(ValueError):
+    """A mapping file that does not fit the contract."""
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    field: str
+    column: str | None = None  # source column; None for a constant
+    constant: Any = None
+    format: str | None = None
+    values: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    table: str
+    file: str
+    format: str
+    encoding: str
+    delimiter: str
+    null_values: tuple[str, ...]
+    fields: tuple[FieldMapping, ...]
+
+    @property
+    def source_columns(self) -> tuple[str, ...]:
+        return tuple(f.column for f in self.fields if f.column is not None)
+
+
+@dataclass(frozen=True)
+class DepartmentMapping:
+    department_id: str
+    description: str
+    timezone: str
+    study_start_on: dt.date | None
+    study_end_on: dt.date | None
+    tables: tuple[TableMapping, ...] = field(default_factory=tuple)
+    path: Path | None = None
+
+
+def mapping_path(name: str, departments_dir: Path = DEPARTMENTS_DIR) -> Path:
+    return departments_dir / f"{name}.yaml"
+
+
+def load_mapping(name_or_path: str | Path, departments_dir: Path = DEPARTMENTS_DIR):
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = mapping_path(str(name_or_path), departments_dir)
+    if not path.exists():
+        known = sorted(p.stem for p in departments_dir.glob("*.yaml"))
+        raise MappingError(f"no mapping {path} (known departments: {', '.join(known)})")
+    document = yaml.safe_load(path.read_text()) or {}
+    return parse_mapping(document, path)
+
+
+def parse_mapping(document: dict, path: Path | None = None) -> DepartmentMapping:
+    where = str(path) if path else "mapping"
+    for required in ("department_id", "tables"):
+        if required not in document:
+            raise MappingError(f"{where}: missing top-level key '{required}'")
+    null_values = tuple(str(v) for v in document.get("null_values", DEFAULT_NULL_VALUES))
+    study = document.get("study") or {}
+    tables = tuple(
+        _parse_table(name, spec or {}, null_values, where)
+        for name, spec in document["tables"].items()
+    )
+    return DepartmentMapping(
+        department_id=str(document["department_id"]),
+        description=str(document.get("description", "")),
+        timezone=str(document.get("timezone", "UTC")),
+        study_start_on=_as_date(study.get("start_on")),
+        study_end_on=_as_date(study.get("end_on")),
+        tables=tables,
+        path=path,
+    )
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def _parse_table(name: str, spec: dict, null_values: tuple[str, ...], where: str) -> TableMapping:
+    if name not in RAW_TABLES:
+        raise MappingError(f"{where}: unknown table '{name}' (known: {', '.join(RAW_TABLES)})")
+    contract = RAW_TABLES[name]
+    if "file" not in spec:
+        raise MappingError(f"{where}: table '{name}' does not say which file feeds it")
+    fields = []
+    for field_name, source in (spec.get("columns") or {}).items():
+        if field_name not in contract.field_names:
+            raise MappingError(f"{where}: table '{name}' has no canonical field '{field_name}'")
+        fields.append(_parse_field(field_name, source, f"{where}: {name}.{field_name}"))
+    mapped = {f.field for f in fields}
+    missing = [f.name for f in contract.fields if f.required and f.name not in mapped]
+    if missing:
+        raise MappingError(f"{where}: table '{name}' does not map required {', '.join(missing)}")
+    file_name = str(spec["file"])
+    default_format = "parquet" if file_name.endswith(".parquet") else "csv"
+    return TableMapping(
+        table=name,
+        file=file_name,
+        format=str(spec.get("format", default_format)),
+        encoding=str(spec.get("encoding", "utf-8")),
+        delimiter=str(spec.get("delimiter", ",")),
+        null_values=tuple(str(v) for v in spec.get("null_values", null_values)),
+        fields=tuple(fields),
+    )
+
+
+def _parse_field(name: str, source: Any, where: str) -> FieldMapping:
+    if isinstance(source, str):
+        return FieldMapping(field=name, column=source)
+    if not isinstance(source, dict):
+        raise MappingError(f"{where}: expected a column name or a mapping, got {source!r}")
+    if "value" in source:
+        return FieldMapping(field=name, constant=source["value"])
+    if "column" not in source:
+        raise MappingError(f"{where}: needs 'column' or 'value'")
+    values = source.get("values")
+    if values and any(isinstance(code, bool) for code in values):
+        # YAML reads unquoted yes/no/on/off as booleans, not as the department's codes
+        raise MappingError(f"{where}: quote the codes in 'values' (yes/no/on/off read as booleans)")
+    return FieldMapping(
+        field=name,
+        column=str(source["column"]),
+        format=source.get("format"),
+        values={str(k): v for k, v in values.items()} if values else None,
+    )
