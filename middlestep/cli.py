@@ -1,0 +1,150 @@
+"""The `middlestep` command: one subcommand per step of the pipeline.
+
+Commands are thin: they parse arguments, call one function of `middlestep.pipeline`, print.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from middlestep import pipeline
+from middlestep.warehouse import Home, WarehouseBusy
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="middlestep",
+        description="Raw police department exports to gated training-effect estimates.",
+    )
+    parser.add_argument(
+        "--home",
+        help="warehouse home directory (default: $MIDDLESTEP_HOME, else ./.middlestep)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="more progress output")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    synth = commands.add_parser("synth", help="write a synthetic department's export")
+    synth.add_argument("--out", required=True, type=Path)
+    synth.add_argument("--scenario", type=Path, help="YAML overriding the default scenario")
+    synth.add_argument("--seed", type=int, default=20240101)
+    synth.add_argument("--scale", type=float, default=1.0, help="multiplies the officers")
+
+    ingest = commands.add_parser("ingest", help="load an export through its department mapping")
+    ingest.add_argument("export_dir", type=Path)
+    ingest.add_argument("--department", required=True, help="departments/NAME.yaml")
+    _add_wait(ingest)
+
+    build = commands.add_parser("build", help="SQLMesh plan and apply to production")
+    _add_wait(build)
+
+    check = commands.add_parser("check", help="the quality gate; non-zero exit on failure")
+    _add_wait(check)
+
+    analyze = commands.add_parser("analyze", help="effect estimates of a gated build")
+    analyze.add_argument("--department")
+    analyze.add_argument("--json", action="store_true")
+    analyze.add_argument(
+        "--allow-ungated",
+        action="store_true",
+        help="estimate even if the gate failed or never ran; every output is marked UNGATED",
+    )
+
+    report = commands.add_parser("report", help="HTML, Markdown and JSON report")
+    report.add_argument("--department")
+    report.add_argument("--allow-ungated", action="store_true")
+
+    run = commands.add_parser("run", help="the nightly job: ingest, run, gate, analysis, report")
+    run.add_argument("--drop", required=True, type=Path)
+    run.add_argument("--department", required=True)
+    _add_wait(run)
+
+    demo = commands.add_parser("demo", help="everything, on a fresh synthetic department")
+    demo.add_argument("--dir", type=Path, default=Path("demo-output"))
+    demo.add_argument("--seed", type=int, default=20240101)
+    demo.add_argument("--scale", type=float, default=1.0)
+
+    commands.add_parser("status", help="last run, gate, freshness, what to do next")
+    return parser
+
+
+def _add_wait(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another writer to finish (default: refuse at once)",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose or args.command in ("demo", "run") else logging.WARNING,
+        format="%(asctime)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    home = Home.resolve(args.home)
+    try:
+        return _dispatch(args, home)
+    except WarehouseBusy as busy:
+        print(f"middlestep: {busy}", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: a scheduler may retry
+    except pipeline.PipelineError as error:
+        print(f"middlestep {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, home: Home) -> int:
+    if args.command == "synth":
+        out = pipeline.synthesize(args.out, args.scenario, args.seed, args.scale)
+        print(f"wrote a synthetic department's export to {out} (planted truth: {out}/truth.json)")
+        return 0
+    if args.command == "ingest":
+        summary = pipeline.ingest(home, args.export_dir, args.department, wait_s=args.wait)
+        print("\n".join(summary.lines()))
+        print(
+            f"ingest {args.department}: read {summary.rows_read}, loaded {summary.rows_loaded}, "
+            f"rejected {summary.rows_rejected} rows from {len(summary.files)} files"
+        )
+        return 0
+    if args.command == "build":
+        record = pipeline.build(home, wait_s=args.wait)
+        print(f"built {len(record.model_versions)} models; build {record.build_id}")
+        return 0
+    if args.command == "check":
+        gate = pipeline.check(home, wait_s=args.wait)
+        print(gate.text())
+        return 0 if gate.passed else 1
+    if args.command == "analyze":
+        analysis = pipeline.analyze(home, args.department, allow_ungated=args.allow_ungated)
+        if args.json:
+            print(json.dumps(analysis.to_dict(), indent=2))
+        else:
+            print(analysis.text())
+        return 0
+    if args.command == "report":
+        paths = pipeline.report(home, args.department, allow_ungated=args.allow_ungated)
+        print(f"report: {paths.html}")
+        return 0
+    if args.command == "run":
+        outcome = pipeline.nightly_run(home, args.drop, args.department, wait_s=args.wait)
+        print(outcome.summary_line())
+        return outcome.exit_code
+    if args.command == "demo":
+        paths = pipeline.demo(args.dir, seed=args.seed, scale=args.scale)
+        print(f"demo report: {paths.html}")
+        return 0
+    if args.command == "status":
+        print(pipeline.status(home))
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,374 @@
+"""The steps of the pipeline as library functions: ingest, build, check, analyze, report.
+
+Each writing step holds the warehouse's single-writer lock; readers open the file read-only.
+Every step appends a line to the run log (``<home>/runs.jsonl``) that `middlestep status` reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from middlestep import __version__
+from middlestep.warehouse import PROJECT_ROOT, Home, connect, writer_lock
+
+log = logging.getLogger(__name__)
+
+
+class PipelineError(RuntimeError):
+    """A step that cannot go on; the message says why and what to do."""
+
+
+# --------------------------------------------------------------------------------------------
+# synth and ingest
+
+
+def synthesize(out: Path, scenario: Path | None, seed: int, scale: float) -> Path:
+    from middlestep.synth import run_synth
+
+    return run_synth(Path(out), scenario, seed, scale)
+
+
+def ingest(home: Home, export_dir: Path, department: str, *, wait_s: float = 0.0):
+    from middlestep.ingest import ingest_export
+    from middlestep.mapping import MappingError, load_mapping
+
+    try:
+        mapping = load_mapping(department)
+    except MappingError as error:
+        raise PipelineError(str(error)) from error
+    if not Path(export_dir).is_dir():
+        raise PipelineError(f"export directory {export_dir} does not exist")
+    with writer_lock(home, wait_s):
+        summary = ingest_export(home, Path(export_dir), mapping)
+    _log_run(
+        home,
+        "ingest",
+        department=mapping.department_id,
+        export_dir=str(export_dir),
+        rows_read=summary.rows_read,
+        rows_loaded=summary.rows_loaded,
+        rows_rejected=summary.rows_rejected,
+        warnings=summary.warnings,
+    )
+    return summary
+
+
+# --------------------------------------------------------------------------------------------
+# build
+
+
+@dataclass(frozen=True)
+class BuildIdentity:
+    build_id: str
+    plan_id: str
+    built_at: str
+    model_versions: dict[str, str]
+    batches: list[dict[str, Any]]
+
+
+def build(home: Home, *, wait_s: float = 0.0, incremental: bool = False) -> BuildIdentity:
+    from middlestep import build as sqlmesh_build
+
+    if not home.warehouse.exists():
+        raise PipelineError(f"no warehouse at {home.warehouse}: run `middlestep ingest` first")
+    with writer_lock(home, wait_s):
+        step = sqlmesh_build.run if incremental else sqlmesh_build.build
+        record = step(home.warehouse, PROJECT_ROOT)
+        identity = _record_build(home, record)
+    _log_run(home, "build", build_id=identity.build_id, incremental=incremental)
+    return identity
+
+
+def _record_build(home: Home, record) -> BuildIdentity:
+    """Name the build by what it was built from: the model versions and the input batches."""
+    with connect(home.warehouse) as connection:
+        batches = [
+            dict(zip(("batch_id", "table", "source_file", "file_sha256"), row, strict=True))
+            for row in connection.execute(
+                "select batch_id, table_name, source_file, file_sha256 from raw._batches "
+                "order by batch_id"
+            ).fetchall()
+        ]
+        model_versions = dict(sorted(record.model_versions.items()))
+        fingerprint = json.dumps([model_versions, [b["file_sha256"] for b in batches]])
+        build_id = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+        built_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        connection.execute("create schema if not exists meta")
+        connection.execute(
+            "create table if not exists meta.builds (build_id text, plan_id text, "
+            "built_at timestamp, model_versions_json text, batches_json text)"
+        )
+        connection.execute(
+            "insert into meta.builds values (?, ?, ?, ?, ?)",
+            [build_id, record.plan_id, built_at, json.dumps(model_versions), json.dumps(batches)],
+        )
+    return BuildIdentity(build_id, record.plan_id, built_at.isoformat(), model_versions, batches)
+
+
+def latest_build(home: Home) -> BuildIdentity | None:
+    if not home.warehouse.exists():
+        return None
+    with connect(home.warehouse, read_only=True) as connection:
+        exists = connection.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'meta' and table_name = 'builds'"
+        ).fetchone()[0]
+        if not exists:
+            return None
+        row = connection.execute(
+            "select build_id, plan_id, built_at, model_versions_json, batches_json "
+            "from meta.builds order by built_at desc limit 1"
+        ).fetchone()
+    if row is None:
+        return None
+    return BuildIdentity(row[0], row[1], row[2].isoformat(), json.loads(row[3]), json.loads(row[4]))
+
+
+# --------------------------------------------------------------------------------------------
+# gate
+
+
+def check(home: Home, *, wait_s: float = 0.0):
+    from middlestep.gate import record_gate, run_gate
+
+    identity = latest_build(home)
+    if identity is None:
+        raise PipelineError("nothing to check: run `middlestep build` first")
+    result = run_gate(home.warehouse, build_id=identity.build_id)
+    with writer_lock(home, wait_s):
+        record_gate(home.warehouse, result)
+    _log_run(home, "check", build_id=identity.build_id, passed=result.passed)
+    return result
+
+
+def gate_of_latest_build(home: Home) -> tuple[BuildIdentity | None, dict | None]:
+    """The latest build and the gate result recorded for exactly that build, if any."""
+    from middlestep.gate import latest_gate
+
+    identity = latest_build(home)
+    gate = latest_gate(home.warehouse) if identity else None
+    if gate is not None and identity is not None and gate.get("build_id") != identity.build_id:
+        gate = None  # the gate checked an older build
+    return identity, gate
+
+
+# --------------------------------------------------------------------------------------------
+# analysis
+
+
+@dataclass
+class Analysis:
+    department_id: str
+    is_gated: bool
+    build_id: str | None
+    effects: list = field(default_factory=list)
+    balance: Any = None
+    reliability: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "department_id": self.department_id,
+            "gated": self.is_gated,
+            "build_id": self.build_id,
+            "effects": [effect.to_dict() for effect in self.effects],
+            "notes": self.notes,
+        }
+
+    def text(self) -> str:
+        banner = [] if self.is_gated else ["UNGATED: not for publication", ""]
+        blocks = [effect.summary() for effect in self.effects]
+        return "\n".join(banner + blocks + [f"note: {note}" for note in self.notes])
+
+
+def analyze(home: Home, department: str | None = None, *, allow_ungated: bool = False) -> Analysis:
+    from analysis.balance import balance_table
+    from analysis.communication import itt_effects
+    from analysis.force import force_effect
+    from analysis.marts import load_marts
+    from middlestep.contract import SSO_ITEMS
+
+    identity, gate = gate_of_latest_build(home)
+    if identity is None:
+        raise PipelineError("no build to analyse: run `middlestep build` first")
+    is_gated = bool(gate and gate.get("passed"))
+    if not is_gated and not allow_ungated:
+        why = "never ran" if gate is None else "failed"
+        raise PipelineError(
+            f"the quality gate {why} for build {identity.build_id}: run `middlestep check` "
+            "and fix what it reports (or pass --allow-ungated to mark every output UNGATED)"
+        )
+    marts = load_marts(home.warehouse, department)
+    department_id = department or marts.department_id
+    analysis = Analysis(department_id, is_gated, identity.build_id)
+    analysis.balance = balance_table(marts.officers, marts.officer_months)
+    analysis.reliability = marts.reliability
+    if len(marts.encounters):
+        analysis.effects += itt_effects(marts.encounters, _confirmatory_items(SSO_ITEMS))
+    else:
+        analysis.notes.append("no SSO-coded encounters: communication effects not estimated")
+    for outcome in ("force_reports", "complaints"):
+        analysis.effects.append(force_effect(marts.officer_months, outcome=outcome))
+    return analysis
+
+
+def _confirmatory_items(items: dict[str, str]) -> dict[str, str]:
+    """The officer-behaviour items: the communication outcomes training aims to change."""
+    civilian_or_outcome = ("civilian_", "arrest", "force_used", "injury")
+    return {name: kind for name, kind in items.items() if not name.startswith(civilian_or_outcome)}
+
+
+# --------------------------------------------------------------------------------------------
+# report
+
+
+def report(home: Home, department: str | None = None, *, allow_ungated: bool = False):
+    from middlestep.report import ReportContext, write_report
+
+    analysis = analyze(home, department, allow_ungated=allow_ungated)
+    identity, gate = gate_of_latest_build(home)
+    context = ReportContext(
+        department_id=analysis.department_id,
+        title=f"Training evaluation: {analysis.department_id}",
+        effects=analysis.effects,
+        balance=analysis.balance,
+        gate=gate or {"passed": False, "failures": ["the gate never ran for this build"]},
+        reliability=analysis.reliability,
+        rejects=_rejects_summary(home),
+        provenance=_provenance(home, identity),
+        is_gated=analysis.is_gated,
+        truth=_synthetic_truth(home),
+    )
+    paths = write_report(home.report_dir, context)
+    _log_run(home, "report", build_id=analysis.build_id, path=str(paths.html))
+    return paths
+
+
+def _rejects_summary(home: Home):
+    with connect(home.warehouse, read_only=True) as connection:
+        return connection.execute(
+            "select table_name, source_file, reason, count(*) as rows from raw._rejects "
+            "group by all order by rows desc"
+        ).df()
+
+
+def _provenance(home: Home, identity: BuildIdentity | None) -> dict[str, Any]:
+    with connect(home.warehouse, read_only=True) as connection:
+        inputs = connection.execute(
+            "select source_file, table_name, file_sha256, rows_read, rows_loaded, rows_rejected "
+            "from raw._batches order by batch_id"
+        ).df()
+    truth = _synthetic_truth(home)
+    return {
+        "build_id": identity.build_id if identity else None,
+        "plan_id": identity.plan_id if identity else None,
+        "built_at": identity.built_at if identity else None,
+        "models": identity.model_versions if identity else {},
+        "inputs": inputs.to_dict(orient="records"),
+        "code_version": _code_version(),
+        "seed": truth.get("seed") if truth else None,
+        "scenario": truth.get("scenario") if truth else None,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _synthetic_truth(home: Home) -> dict | None:
+    """The planted truth of a synthetic export, if the warehouse was loaded from one."""
+    marker = home.root / "synthetic_truth.json"
+    return json.loads(marker.read_text()) if marker.exists() else None
+
+
+def _code_version() -> str:
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return f"{__version__}+{commit}"
+    except (OSError, subprocess.CalledProcessError):
+        return __version__
+
+
+# --------------------------------------------------------------------------------------------
+# demo, nightly run, status
+
+
+def demo(directory: Path, *, seed: int = 20240101, scale: float = 1.0):
+    """Every step on a fresh synthetic department, in a fresh directory."""
+    directory = Path(directory).resolve()
+    export = directory / "export"
+    home = Home.resolve(directory / "home")
+    if home.warehouse.exists():
+        raise PipelineError(f"{directory} already holds a demo warehouse: choose a new --dir")
+    log.info("1/6 synthesising a department (seed %s, scale %s) into %s", seed, scale, export)
+    synthesize(export, None, seed, scale)
+    home.ensure()
+    (home.root / "synthetic_truth.json").write_text((export / "truth.json").read_text())
+    log.info("2/6 ingesting the export")
+    ingest(home, export, "synthetic")
+    log.info("3/6 building the models (SQLMesh plan, apply to prod)")
+    build(home)
+    log.info("4/6 running the quality gate")
+    gate = check(home)
+    if not gate.passed:
+        raise PipelineError("the demo's gate failed:\n" + gate.text())
+    log.info("5/6 estimating effects and 6/6 writing the report")
+    return report(home)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    exit_code: int
+    line: str
+
+    def summary_line(self) -> str:
+        return self.line
+
+
+def nightly_run(home: Home, drop: Path, department: str, *, wait_s: float = 0.0) -> RunOutcome:
+    """The scheduled job: ingest a drop, run the models, gate, then analysis and report."""
+    summary = ingest(home, drop, department, wait_s=wait_s)
+    identity = build(home, wait_s=wait_s, incremental=latest_build(home) is not None)
+    gate = check(home, wait_s=wait_s)
+    counts = f"loaded {summary.rows_loaded}, rejected {summary.rows_rejected}"
+    if not gate.passed:
+        line = f"FAILED gate on build {identity.build_id} ({counts}); see `middlestep check`"
+        return RunOutcome(1, line)
+    paths = report(home, department=None)
+    return RunOutcome(0, f"OK build {identity.build_id} ({counts}); report {paths.html}")
+
+
+def status(home: Home) -> str:
+    lines = [f"home: {home.root}"]
+    if not home.run_log.exists():
+        return "\n".join(lines + ["nothing has run here yet: try `middlestep demo`"])
+    runs = [json.loads(line) for line in home.run_log.read_text().splitlines() if line.strip()]
+    for entry in runs[-8:]:
+        details = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("step", "at"))
+        lines.append(f"{entry['at']}  {entry['step']:<7} {details}")
+    identity, gate = gate_of_latest_build(home)
+    if identity is None:
+        lines.append("next: run `middlestep build`")
+    elif gate is None:
+        lines.append(f"next: build {identity.build_id} is not gated; run `middlestep check`")
+    elif not gate.get("passed"):
+        lines.append("next: the gate failed; `middlestep check` says what to fix")
+    else:
+        lines.append(f"gate passed for build {identity.build_id}; `middlestep report` is current")
+    return "\n".join(lines)
+
+
+def _log_run(home: Home, step: str, **details: Any) -> None:
+    entry = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "step": step}
+    entry.update(details)
+    with open(home.ensure().run_log, "a") as handle:
+        handle.write(json.dumps(entry, default=str) + "\n")
