@@ -1,0 +1,259 @@
+"""Intent-to-treat effects of the training on use of force (and complaints) per officer-month.
+
+Data: `marts.fct_officer_months`, one row per officer x calendar month. The comparison window is
+the wait-list design's: the `pre_months` months before the treatment arm's training month
+("pre") against the months from it up to the control arm's training month ("post"), when only
+the treatment arm is trained. The month that holds `trial_start` counts as post.
+
+Model: Poisson regression (quasi-likelihood) of the monthly count on the arm, arm x post and
+calendar-month fixed effects (which absorb post and any common trend or seasonality), with
+log(exposure) as an offset, so the effect is a ratio of rates per call attended. Inference is
+clustered by officer (the sandwich also covers overdispersion). Estimate = rate ratio
+exp(arm x post); interval and p-value from the log-scale Wald test; `std_error` is the
+delta-method SE of the ratio, the log-scale SE is `extras["std_error_log"]`. A negative binomial
+(NB2, dispersion estimated) fit of the same model is reported in `extras` as a check.
+
+Officer-months with no exposure (no calls attended, or exposure missing) have no place in a rate
+model (log 0 is not an offset) and are dropped; how many, and how many events they held, is in
+`extras` (`n_obs_zero_exposure`, `events_zero_exposure`). Months flagged inactive are dropped too.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from analysis.inference import cluster_codes, treatment_indicator, wald_interval, wald_p_value
+from analysis.marts import study_dates
+from analysis.results import Effect
+
+ARM_POST = "treated_arm:post"
+
+
+def force_effect(
+    officer_months: pd.DataFrame,
+    *,
+    outcome: str = "force_reports",
+    exposure: str | None = "calls_attended",
+    cluster: str = "officer_id",
+    arm: str = "arm",
+    month: str = "month_start",
+    active: str | None = "is_active",
+    trial_start: date | None = None,
+    control_start: date | None = None,
+    pre_months: int = 12,
+    negative_binomial: bool = True,
+) -> Effect:
+    """The arm x post rate ratio of `outcome` (force reports, complaints, ...) per `exposure`.
+
+    `trial_start` / `control_start` default to the earliest `cohort_month` of the treatment /
+    control arm in `officer_months`; without a control date the post window is 12 months.
+    `exposure=None` models counts per officer-month without an offset.
+    """
+    trial_month, control_month = _window(officer_months, arm, trial_start, control_start)
+    data, n_zero, events_zero = _panel(
+        officer_months,
+        outcome,
+        exposure,
+        cluster,
+        arm,
+        month,
+        active,
+        trial_month,
+        control_month,
+        pre_months,
+    )
+    cells = data.groupby(["treated_arm", "post"])
+    extras: dict = {
+        "window_pre_start": str((trial_month - pd.DateOffset(months=pre_months)).date()),
+        "window_post_start": str(trial_month.date()),
+        "window_post_end": str((control_month - pd.DateOffset(months=1)).date()),
+        "n_obs_zero_exposure": n_zero,
+        "events_zero_exposure": events_zero,
+    }
+    names = {0.0: "control", 1.0: "treatment"}
+    for (treated_arm, post), cell in cells:
+        key = f"rate_{names[treated_arm]}_{'post' if post else 'pre'}"
+        extras[key] = float(cell["y"].sum() / cell["exposure"].sum())
+    notes = [
+        "ITT: arm x post with calendar-month fixed effects, SE clustered by officer",
+        "rates per unit of "
+        + (exposure if exposure else "officer-month")
+        + (
+            f"; {n_zero} officer-months without exposure dropped ({events_zero} events)"
+            if exposure
+            else ""
+        ),
+    ]
+    n_cells = len(cells)
+    if n_cells < 4 or (cells["y"].sum() <= 0).any():
+        nan = math.nan
+        notes.append("a cell of arm x period has no events: the rate ratio is not estimable")
+        return _effect(data, outcome, nan, nan, nan, nan, extras, notes)
+
+    design = _design(data)
+    offset = np.log(data["exposure"].to_numpy())
+    groups = cluster_codes(data["cluster"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sm.GLM(data["y"], design, family=sm.families.Poisson(), offset=offset).fit(
+            cov_type="cluster", cov_kwds={"groups": groups}
+        )
+    log_ratio, log_se = float(fit.params[ARM_POST]), float(fit.bse[ARM_POST])
+    extras.update({"log_rate_ratio": log_ratio, "std_error_log": log_se})
+    if negative_binomial:
+        extras.update(_negative_binomial_check(data, design, offset, groups, fit.params))
+    notes.append(
+        "Poisson QMLE, log(exposure) offset; negative binomial (NB2) check in nb_* extras"
+        if negative_binomial
+        else "Poisson QMLE, log(exposure) offset"
+    )
+    return _effect(
+        data, outcome, log_ratio, log_se, *_ratio_interval(log_ratio, log_se), extras, notes
+    )
+
+
+def _window(
+    officer_months: pd.DataFrame,
+    arm: str,
+    trial_start: date | None,
+    control_start: date | None,
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    if trial_start is None:
+        dates = study_dates(officer_months, arm=arm, cohort="cohort_month")
+        trial_start = dates.trial_start_on
+        control_start = control_start or dates.control_start_on
+    trial_month = pd.Timestamp(trial_start).to_period("M").to_timestamp()
+    if control_start is None:
+        control_month = trial_month + pd.DateOffset(months=12)
+    else:
+        control_month = pd.Timestamp(control_start).to_period("M").to_timestamp()
+    if control_month <= trial_month:
+        raise ValueError("the control arm's training does not come after the treatment arm's")
+    return trial_month, control_month
+
+
+def _panel(
+    officer_months: pd.DataFrame,
+    outcome: str,
+    exposure: str | None,
+    cluster: str,
+    arm: str,
+    month: str,
+    active: str | None,
+    trial_month: pd.Timestamp,
+    control_month: pd.Timestamp,
+    pre_months: int,
+) -> tuple[pd.DataFrame, int, int]:
+    needed = [outcome, cluster, arm, month] + ([exposure] if exposure else [])
+    absent = [column for column in needed if column not in officer_months.columns]
+    if absent:
+        raise KeyError(f"officer-months have no column(s) {absent}")
+    month_start = pd.to_datetime(officer_months[month])
+    in_window = (month_start >= trial_month - pd.DateOffset(months=pre_months)) & (
+        month_start < control_month
+    )
+    if active and active in officer_months.columns:
+        in_window &= officer_months[active].fillna(False).astype(bool)
+    data = pd.DataFrame(
+        {
+            "y": pd.to_numeric(officer_months[outcome], errors="coerce").astype(float),
+            "treated_arm": treatment_indicator(officer_months[arm]),
+            "post": (month_start >= trial_month).astype(float),
+            "month": month_start.dt.strftime("%Y-%m"),
+            "cluster": officer_months[cluster],
+            "exposure": (
+                pd.to_numeric(officer_months[exposure], errors="coerce").astype(float)
+                if exposure
+                else 1.0
+            ),
+        }
+    )[in_window]
+    data = data.dropna(subset=["y", "treated_arm", "cluster"])
+    without_exposure = ~(data["exposure"] > 0)
+    n_zero = int(without_exposure.sum())
+    events_zero = int(data.loc[without_exposure, "y"].sum())
+    return data[~without_exposure].reset_index(drop=True), n_zero, events_zero
+
+
+def _design(data: pd.DataFrame) -> pd.DataFrame:
+    months = pd.get_dummies(data["month"], prefix="month", drop_first=True, dtype=float)
+    design = pd.DataFrame(
+        {
+            "const": 1.0,
+            "treated_arm": data["treated_arm"],
+            ARM_POST: data["treated_arm"] * data["post"],
+        }
+    )
+    return pd.concat([design, months], axis=1)
+
+
+def _negative_binomial_check(
+    data: pd.DataFrame,
+    design: pd.DataFrame,
+    offset: np.ndarray,
+    groups: np.ndarray,
+    poisson_params: pd.Series,
+) -> dict[str, float]:
+    model = sm.NegativeBinomial(data["y"], design, offset=offset, loglike_method="nb2")
+    start = np.append(poisson_params.to_numpy(), 1.0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = model.fit(
+                start_params=start,
+                method="newton",
+                maxiter=100,
+                disp=False,
+                cov_type="cluster",
+                cov_kwds={"groups": groups},
+            )
+        log_ratio, log_se = float(fit.params[ARM_POST]), float(fit.bse[ARM_POST])
+        low, high = wald_interval(log_ratio, log_se)
+        return {
+            "nb_rate_ratio": math.exp(log_ratio),
+            "nb_ci_low": math.exp(low),
+            "nb_ci_high": math.exp(high),
+            "nb_p_value": wald_p_value(log_ratio, log_se),
+            "nb_alpha": float(fit.params["alpha"]),
+            "nb_converged": bool(fit.mle_retvals.get("converged", False)),
+        }
+    except (np.linalg.LinAlgError, ValueError) as error:
+        return {"nb_rate_ratio": math.nan, "nb_error": str(error)}
+
+
+def _ratio_interval(log_ratio: float, log_se: float) -> tuple[float, float]:
+    low, high = wald_interval(log_ratio, log_se)
+    return math.exp(low), math.exp(high)
+
+
+def _effect(
+    data: pd.DataFrame,
+    outcome: str,
+    log_ratio: float,
+    log_se: float,
+    ci_low: float,
+    ci_high: float,
+    extras: dict,
+    notes: list[str],
+) -> Effect:
+    rate_ratio = math.exp(log_ratio) if math.isfinite(log_ratio) else math.nan
+    return Effect(
+        outcome=outcome,
+        estimator="ITT diff-in-diff, Poisson QMLE with month FE",
+        estimate=rate_ratio,
+        std_error=rate_ratio * log_se,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        p_value=wald_p_value(log_ratio, log_se),
+        n_units=int(data["cluster"].nunique()),
+        n_obs=len(data),
+        scale="rate_ratio",
+        extras=extras,
+        notes=tuple(notes),
+    )

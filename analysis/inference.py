@@ -1,0 +1,42 @@
+"""Small helpers the estimators share: Wald intervals and the arm / cluster codings."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+CONFIDENCE = 0.95
+TREATMENT_ARM = "treatment"
+CONTROL_ARM = "control"
+
+
+def z_critical(confidence: float = CONFIDENCE) -> float:
+    return float(stats.norm.ppf(0.5 + confidence / 2.0))
+
+
+def wald_interval(
+    estimate: float, std_error: float, confidence: float = CONFIDENCE
+) -> tuple[float, float]:
+    half_width = z_critical(confidence) * std_error
+    return estimate - half_width, estimate + half_width
+
+
+def wald_p_value(estimate: float, std_error: float, null: float = 0.0) -> float:
+    """Two-sided p-value of a normal Wald test; NaN if the standard error is not positive."""
+    if not std_error > 0 or not math.isfinite(std_error):
+        return math.nan
+    return float(2.0 * stats.norm.sf(abs(estimate - null) / std_error))
+
+
+def treatment_indicator(arm: pd.Series) -> pd.Series:
+    """1 for the treatment (immediate) arm, 0 for the control (wait-list) arm, NaN otherwise."""
+    return arm.map({TREATMENT_ARM: 1.0, CONTROL_ARM: 0.0})
+
+
+def cluster_codes(cluster: pd.Series) -> np.ndarray:
+    """Integer codes of the clusters, as statsmodels' cluster-robust covariance wants them."""
+    codes, _ = pd.factorize(cluster, sort=True)
+    return codes

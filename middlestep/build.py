@@ -1,0 +1,309 @@
+"""Build the SQLMesh project into a warehouse: ``build`` (plan and apply) and ``run`` (nightly).
+
+Both plan ``prod`` when the models changed (on a fresh warehouse: every model, all of the
+history), and then bring it up to date with the raw batches loaded since the last build. SQLMesh
+cannot see that raw tables grew (they are external models), so the raw tables with batches
+newer than those recorded in ``meta.model_inputs`` are restated, which recomputes every model
+downstream of them; the incremental models (by calendar month) only from the earliest month the
+new batches touch: the new rows' months and those of the earlier versions they correct.
+``run`` then lets SQLMesh's scheduler fill the intervals that fell due. Both always close
+SQLMesh's DuckDB connection, since one process at a time may write the warehouse file, and keep
+SQLMesh's console quiet: its errors are raised as :class:`BuildError`, its warnings (failed
+non-blocking audits) are logged.
+
+Incremental models cover months up to the execution time. So that a study window reaching past
+today (a synthetic department) is not cut short, the execution time is the later of now and
+the first day after the last study month of any department.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from middlestep.contract import RAW_TABLES
+
+logger = logging.getLogger(__name__)
+
+WAREHOUSE_ENV = "MIDDLESTEP_WAREHOUSE"
+ENVIRONMENT = "prod"
+INPUTS_TABLE = "meta.model_inputs"
+
+# raw tables whose rows carry an event time that the incremental models partition by month:
+# table -> SQL for the event timestamp of a row of that table (alias r)
+EVENT_TIMES: dict[str, str] = {
+    "calls": "r.received_at",
+    "force_reports": "r.occurred_at",
+    "call_officers": (
+        "(select min(c.received_at) from raw.calls as c "
+        "where c.department_id = r.department_id and c.call_id = r.call_id)"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    fingerprint: str  # the snapshot's identifier: changes with the model or any upstream change
+    version: str  # the physical table's version (shared by non-breaking changes)
+    kind: str
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    plan_id: str
+    environment: str
+    built_at: str  # UTC, ISO 8601
+    execution_time: str
+    models: tuple[ModelVersion, ...]
+    restated_tables: tuple[str, ...] = ()
+    restated_from: str | None = None
+    batches: dict[str, int] = field(default_factory=dict)  # raw table -> max batch id built
+
+    @property
+    def model_versions(self) -> dict[str, str]:
+        """Model name -> fingerprint of every model in the environment."""
+        return {model.name: model.fingerprint for model in self.models}
+
+
+def build(warehouse: Path, project_root: Path) -> BuildRecord:
+    """Plan ``prod`` and apply it, then restate what raw batches loaded since the last build change.
+
+    New and changed models are built and missing intervals filled (all of the history on a fresh
+    warehouse); models that did not change but read raw tables with new batches are restated.
+    """
+    with _context(warehouse, project_root) as context:
+        return _update(context, run_scheduler=False)
+
+
+def run(warehouse: Path, project_root: Path) -> BuildRecord:
+    """The nightly step: what :func:`build` does, then SQLMesh's run of the intervals that fell due.
+
+    On a warehouse whose models are up to date this only restates what the new batches change.
+    """
+    with _context(warehouse, project_root) as context:
+        return _update(context, run_scheduler=True)
+
+
+def _update(context, *, run_scheduler: bool) -> BuildRecord:
+    execution_time = _execution_time(context)
+    built = _built_inputs(context)
+    plan_id = ""
+    if _models_changed(context):
+        plan = context.plan(
+            ENVIRONMENT, auto_apply=True, no_prompts=True, execution_time=execution_time
+        )
+        plan_id = plan.plan_id
+    # without a record of earlier inputs (a fresh warehouse) the plan just built from all of them
+    changed = _changed_tables(context, built) if built else []
+    restated_from = None
+    if changed:
+        restated_from = _earliest_affected_month(context, changed, built)
+        plan = context.plan(
+            ENVIRONMENT,
+            restate_models=[f"raw.{table}" for table in changed],
+            start=restated_from,
+            auto_apply=True,
+            no_prompts=True,
+            execution_time=execution_time,
+        )
+        plan_id = plan.plan_id
+    if run_scheduler:
+        context.run(ENVIRONMENT, execution_time=execution_time)
+    batches = _record_inputs(context)
+    return _record(
+        context,
+        plan_id or _environment_plan_id(context),
+        execution_time,
+        batches,
+        restated_tables=tuple(changed),
+        restated_from=restated_from.isoformat() if restated_from else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class BuildError(RuntimeError):
+    """SQLMesh could not build the models: ``details`` holds its messages (models, audits)."""
+
+    def __init__(self, message: str, details: list[str]):
+        super().__init__("\n\n".join([message, *details]))
+        self.details = details
+
+
+def _quiet_console():
+    """A console that prints nothing (no progress bars on stdout) but keeps errors and warnings."""
+    from sqlmesh.core.console import NoopConsole, _format_node_errors
+
+    class QuietConsole(NoopConsole):
+        def __init__(self) -> None:
+            super().__init__()
+            self.errors: list[str] = []
+            self.warnings: list[str] = []
+
+        def log_failed_models(self, errors) -> None:
+            for node, message in _format_node_errors(errors).items():
+                self.errors.append(f"{node}: {message}")
+
+        def log_error(self, message: str) -> None:
+            self.errors.append(message)
+
+        def log_warning(self, short_message: str, long_message: str | None = None) -> None:
+            self.warnings.append(long_message or short_message)
+
+    return QuietConsole()
+
+
+@contextlib.contextmanager
+def _context(warehouse: Path, project_root: Path) -> Iterator:
+    from sqlmesh import Context
+    from sqlmesh.core.console import get_console, set_console
+    from sqlmesh.utils.errors import SQLMeshError
+
+    previous_env = os.environ.get(WAREHOUSE_ENV)
+    os.environ[WAREHOUSE_ENV] = str(Path(warehouse).resolve())
+    previous_console = get_console()
+    console = _quiet_console()
+    set_console(console)
+    context = None
+    try:
+        context = Context(paths=str(project_root))
+        yield context
+    except SQLMeshError as error:
+        raise BuildError(f"SQLMesh failed: {error}", console.errors) from error
+    finally:
+        if context is not None:
+            context.close()
+        set_console(previous_console)
+        for warning in console.warnings:
+            logger.warning("sqlmesh: %s", warning)
+        if previous_env is None:
+            os.environ.pop(WAREHOUSE_ENV, None)
+        else:
+            os.environ[WAREHOUSE_ENV] = previous_env
+
+
+def _execution_time(context) -> dt.datetime:
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    rows = context.engine_adapter.fetchall("select max(study_end_on) from raw.departments")
+    study_end = rows[0][0] if rows else None
+    if study_end is None:
+        return now
+    # the first day of the month after the last study month: every study month is complete
+    after = dt.date(study_end.year + study_end.month // 12, study_end.month % 12 + 1, 1)
+    return max(now, dt.datetime.combine(after, dt.time()))
+
+
+def _max_batches(context) -> dict[str, int]:
+    selects = " union all ".join(
+        f"select '{name}' as table_name, max(_batch_id) as max_batch_id from raw.{name}"
+        for name in RAW_TABLES
+    )
+    return {name: int(batch) for name, batch in context.engine_adapter.fetchall(selects) if batch}
+
+
+def _built_inputs(context) -> dict[str, int]:
+    exists = context.engine_adapter.fetchall(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'meta' and table_name = 'model_inputs'"
+    )[0][0]
+    if not exists:
+        return {}
+    rows = context.engine_adapter.fetchall(f"select table_name, max_batch_id from {INPUTS_TABLE}")
+    return {name: int(batch) for name, batch in rows}
+
+
+def _record_inputs(context) -> dict[str, int]:
+    batches = _max_batches(context)
+    adapter = context.engine_adapter
+    adapter.execute("create schema if not exists meta")
+    adapter.execute(
+        f"create table if not exists {INPUTS_TABLE} "
+        "(table_name text, max_batch_id integer, recorded_at timestamp)"
+    )
+    adapter.execute(f"delete from {INPUTS_TABLE}")
+    recorded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+    for name, batch in batches.items():
+        adapter.execute(f"insert into {INPUTS_TABLE} values ('{name}', {batch}, '{recorded_at}')")
+    # departments carry no batch id: a built marker row says the window was seen
+    adapter.execute(f"insert into {INPUTS_TABLE} values ('_built', 0, '{recorded_at}')")
+    return batches
+
+
+def _changed_tables(context, built: dict[str, int]) -> list[str]:
+    current = _max_batches(context)
+    changed = [name for name, batch in current.items() if batch > built.get(name, 0)]
+    # raw.departments has no batches: ingest rewrites it with every load, so restate it whenever
+    # anything was loaded (the study window may have moved)
+    return sorted(changed + (["departments"] if changed else []))
+
+
+def _earliest_affected_month(context, changed: list[str], built: dict[str, int]) -> dt.date | None:
+    """The first month an incremental model must recompute.
+
+    That is the earliest month of the new rows and of the earlier versions they correct.
+    """
+    months = []
+    for name in changed:
+        if name not in EVENT_TIMES:
+            continue
+        same_key = " and ".join(
+            f"n.{column} = r.{column}" for column in ("department_id", *RAW_TABLES[name].key)
+        )
+        since = built.get(name, 0)
+        rows = context.engine_adapter.fetchall(
+            f"select min({EVENT_TIMES[name]}) from raw.{name} as r where exists "
+            f"(select 1 from raw.{name} as n where n._batch_id > {since} and {same_key})"
+        )
+        if rows and rows[0][0] is not None:
+            months.append(dt.date(rows[0][0].year, rows[0][0].month, 1))
+    return min(months) if months else None
+
+
+def _models_changed(context) -> bool:
+    environment = context.state_reader.get_environment(ENVIRONMENT)
+    if environment is None:
+        return True
+    deployed = {snapshot.name: snapshot.fingerprint for snapshot in environment.snapshots}
+    local = {snapshot.name: snapshot.fingerprint for snapshot in context.snapshots.values()}
+    return deployed != local
+
+
+def _environment_plan_id(context) -> str:
+    environment = context.state_reader.get_environment(ENVIRONMENT)
+    return environment.plan_id if environment else ""
+
+
+def _record(context, plan_id, execution_time, batches, **extra) -> BuildRecord:
+    environment = context.state_reader.get_environment(ENVIRONMENT)
+    snapshots = context.state_reader.get_snapshots(environment.snapshots) if environment else {}
+    models = tuple(
+        sorted(
+            (
+                ModelVersion(
+                    name=snapshot.model.name,
+                    fingerprint=snapshot.identifier,
+                    version=snapshot.version,
+                    kind=snapshot.model_kind_name.name if snapshot.model_kind_name else "",
+                )
+                for snapshot in snapshots.values()
+                if not snapshot.is_external
+            ),
+            key=lambda model: model.name,
+        )
+    )
+    return BuildRecord(
+        plan_id=plan_id,
+        environment=ENVIRONMENT,
+        built_at=dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(),
+        execution_time=execution_time.isoformat(),
+        models=models,
+        batches=batches,
+        **extra,
+    )

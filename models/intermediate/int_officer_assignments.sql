@@ -1,0 +1,69 @@
+MODEL (
+    name intermediate.int_officer_assignments,
+    description 'one trial assignment per officer (the marts carry one arm per officer): an officer in more than one trial keeps the earliest assignment, then the lowest trial_id',
+    kind FULL,
+    grain (department_id, officer_id),
+    audits (
+        not_null(columns := (department_id, officer_id, trial_id, assigned_on)),
+        unique_combination_of_columns(columns := (department_id, officer_id)),
+        accepted_values("column" := arm, is_in := ('treatment', 'control')),
+        assert_officer_exists(blocking := FALSE)
+    )
+);
+
+WITH trial_assignments AS (
+    SELECT
+        department_id,
+        trial_id,
+        officer_id,
+        block_id,
+        arm,
+        cohort_on,
+        assigned_on
+    FROM staging.stg_trial_assignments
+), trial_dates AS (
+    SELECT
+        department_id,
+        trial_id,
+        trial_start_on,
+        control_start_on
+    FROM intermediate.int_trial_dates
+), ranked_assignments AS (
+    SELECT
+        department_id,
+        trial_id,
+        officer_id,
+        block_id,
+        arm,
+        cohort_on,
+        assigned_on,
+        row_number() OVER (PARTITION BY department_id, officer_id ORDER BY assigned_on ASC, trial_id ASC) AS assignment_rank
+    FROM trial_assignments
+), first_assignments AS (
+    SELECT
+        department_id,
+        trial_id,
+        officer_id,
+        block_id,
+        arm,
+        cohort_on,
+        assigned_on
+    FROM ranked_assignments
+    WHERE
+        assignment_rank = 1
+)
+SELECT
+    first_assignments.department_id,
+    first_assignments.officer_id,
+    first_assignments.trial_id,
+    first_assignments.block_id,
+    first_assignments.arm,
+    first_assignments.assigned_on,
+    first_assignments.cohort_on,
+    date_trunc('MONTH', first_assignments.cohort_on)::DATE AS cohort_month,
+    trial_dates.trial_start_on,
+    trial_dates.control_start_on
+FROM first_assignments
+LEFT JOIN trial_dates
+    ON trial_dates.department_id = first_assignments.department_id
+    AND trial_dates.trial_id = first_assignments.trial_id

@@ -1,0 +1,79 @@
+MODEL (
+    name marts.dim_officers,
+    description 'one row per officer on the roster: demographics, trial arm or roll-out cohort (NULL for officers in no trial), first completed training and the hours attended',
+    kind FULL,
+    grain (department_id, officer_id),
+    audits (
+        not_null(columns := (department_id, officer_id, appointed_on, has_completed_training, training_hours)),
+        unique_combination_of_columns(columns := (department_id, officer_id)),
+        accepted_values("column" := arm, is_in := ('treatment', 'control')),
+        accepted_values("column" := sex, is_in := ('female', 'male', 'other', 'unknown')),
+        accepted_values("column" := race, is_in := ('asian', 'black', 'hispanic', 'white', 'other', 'unknown')),
+        accepted_range("column" := training_hours, min_v := 0),
+        accepted_range("column" := age_at_assignment, min_v := 16, max_v := 90),
+        assert_officer_exists
+    )
+);
+
+WITH officers AS (
+    SELECT
+        department_id,
+        officer_id,
+        appointed_on,
+        separated_on,
+        birth_year,
+        sex,
+        race,
+        rank,
+        unit
+    FROM staging.stg_officers
+), officer_assignments AS (
+    SELECT
+        department_id,
+        officer_id,
+        trial_id,
+        block_id,
+        arm,
+        assigned_on,
+        cohort_on,
+        cohort_month
+    FROM intermediate.int_officer_assignments
+), officer_training AS (
+    SELECT
+        department_id,
+        officer_id,
+        first_trained_on,
+        has_completed_training,
+        training_hours
+    FROM intermediate.int_officer_training
+)
+SELECT
+    officers.department_id,
+    officers.officer_id,
+    officers.appointed_on,
+    officers.separated_on,
+    officers.birth_year,
+    officers.sex,
+    officers.race,
+    officers.rank,
+    officers.unit,
+    officer_assignments.trial_id,
+    officer_assignments.block_id,
+    officer_assignments.arm,
+    officer_assignments.assigned_on,
+    officer_assignments.cohort_on,
+    officer_assignments.cohort_month,
+    officer_training.first_trained_on,
+    coalesce(officer_training.has_completed_training, FALSE) AS has_completed_training,
+    coalesce(officer_training.training_hours, 0)::DOUBLE AS training_hours,
+    (
+        epoch(officer_assignments.assigned_on::TIMESTAMP) - epoch(officers.appointed_on::TIMESTAMP)
+    ) /* days between dates via epoch seconds (portable; date_diff('day', ...) is not) */ / 86400.0 / 365.25 AS tenure_years_at_assignment,
+    year(officer_assignments.assigned_on) - officers.birth_year AS age_at_assignment
+FROM officers
+LEFT JOIN officer_assignments
+    ON officer_assignments.department_id = officers.department_id
+    AND officer_assignments.officer_id = officers.officer_id
+LEFT JOIN officer_training
+    ON officer_training.department_id = officers.department_id
+    AND officer_training.officer_id = officers.officer_id

@@ -1,0 +1,65 @@
+MODEL (
+    name marts.fct_calls,
+    description 'one row per call for service: the officers who attended, and the minutes from the first arrival to clearing (NULL when either is unknown or they are out of order)',
+    kind FULL,
+    grain (department_id, call_id),
+    audits (
+        not_null(columns := (department_id, call_id, received_at, month_start, n_officers)),
+        unique_combination_of_columns(columns := (department_id, call_id)),
+        accepted_range("column" := n_officers, min_v := 0),
+        accepted_range("column" := minutes_on_scene, min_v := 0),
+        accepted_range("column" := priority, min_v := 1, max_v := 9)
+    )
+);
+
+WITH calls AS (
+    SELECT
+        department_id,
+        call_id,
+        received_at,
+        arrived_at,
+        cleared_at,
+        call_type,
+        priority,
+        is_self_initiated,
+        beat,
+        disposition
+    FROM staging.stg_calls
+), call_officers AS (
+    SELECT
+        department_id,
+        call_id,
+        officer_id
+    FROM staging.stg_call_officers
+), officers_by_call AS (
+    SELECT
+        department_id,
+        call_id,
+        count(DISTINCT officer_id) AS n_officers
+    FROM call_officers
+    GROUP BY
+        department_id,
+        call_id
+)
+SELECT
+    calls.department_id,
+    calls.call_id,
+    calls.received_at,
+    calls.arrived_at,
+    calls.cleared_at,
+    date_trunc('MONTH', calls.received_at)::DATE AS month_start,
+    calls.call_type,
+    calls.priority,
+    calls.is_self_initiated,
+    calls.beat,
+    calls.disposition,
+    coalesce(officers_by_call.n_officers, 0) AS n_officers,
+    CASE
+        WHEN calls.cleared_at >= calls.arrived_at
+        THEN (
+            epoch(calls.cleared_at) - epoch(calls.arrived_at)
+        ) / 60.0
+    END::DOUBLE AS minutes_on_scene
+FROM calls
+LEFT JOIN officers_by_call
+    ON officers_by_call.department_id = calls.department_id AND officers_by_call.call_id = calls.call_id

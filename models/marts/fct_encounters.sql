@@ -1,0 +1,166 @@
+MODEL (
+    name marts.fct_encounters,
+    description 'one row per SSO-coded video: its consensus codes, its officer''s trial arm, and its period relative to the trial: ''pre'' before trial_start_on, ''post'' from trial_start_on to before control_start_on (the wait-list''s training), ''late'' after; is_post = on or after trial_start_on (so ''late'' is post too: filter study_period to compare pre with post)',
+    kind FULL,
+    grain (department_id, video_id),
+    audits (
+        not_null(
+            columns := (department_id, video_id, officer_id, started_at, encounter_on, n_codings, is_double_coded)
+        ),
+        unique_combination_of_columns(columns := (department_id, video_id)),
+        accepted_values("column" := arm, is_in := ('treatment', 'control')),
+        accepted_values("column" := study_period, is_in := ('pre', 'post', 'late')),
+        accepted_range("column" := n_codings, min_v := 1),
+        accepted_range("column" := personal_conversation, min_v := 0, max_v := 1),
+        accepted_range("column" := repeated_commands, min_v := 0, max_v := 1),
+        accepted_range("column" := commands_issued, min_v := 0, max_v := 200),
+        accepted_range("column" := empathy, min_v := 1, max_v := 5),
+        accepted_range("column" := explained_reason, min_v := 0, max_v := 1),
+        accepted_range("column" := listened, min_v := 1, max_v := 5),
+        accepted_range("column" := respect, min_v := 1, max_v := 5),
+        accepted_range("column" := calm_tone, min_v := 1, max_v := 5),
+        accepted_range("column" := gave_choices, min_v := 0, max_v := 1),
+        accepted_range("column" := used_time_distance, min_v := 0, max_v := 1),
+        accepted_range("column" := threatened, min_v := 0, max_v := 1),
+        accepted_range("column" := used_profanity, min_v := 0, max_v := 1),
+        accepted_range("column" := civilian_resistance, min_v := 1, max_v := 5),
+        accepted_range("column" := civilian_demeanor, min_v := 1, max_v := 5),
+        accepted_range("column" := civilian_intoxicated, min_v := 0, max_v := 1),
+        accepted_range("column" := civilian_mental_illness, min_v := 0, max_v := 1),
+        accepted_range("column" := civilian_weapon, min_v := 0, max_v := 1),
+        accepted_range("column" := arrest, min_v := 0, max_v := 1),
+        accepted_range("column" := force_used, min_v := 0, max_v := 1),
+        accepted_range("column" := injury, min_v := 0, max_v := 1),
+        assert_officer_exists(blocking := FALSE)
+    )
+);
+
+WITH consensus AS (
+    SELECT
+        department_id,
+        video_id,
+        n_codings,
+        is_double_coded,
+        primary_coder_id,
+        personal_conversation,
+        repeated_commands,
+        commands_issued,
+        empathy,
+        explained_reason,
+        listened,
+        respect,
+        calm_tone,
+        gave_choices,
+        used_time_distance,
+        threatened,
+        used_profanity,
+        civilian_resistance,
+        civilian_demeanor,
+        civilian_intoxicated,
+        civilian_mental_illness,
+        civilian_weapon,
+        arrest,
+        force_used,
+        injury
+    FROM intermediate.int_encounter_consensus
+), videos AS (
+    SELECT
+        department_id,
+        video_id,
+        officer_id,
+        call_id,
+        started_at
+    FROM staging.stg_bwc_videos
+), calls AS (
+    SELECT
+        department_id,
+        call_id,
+        call_type
+    FROM staging.stg_calls
+), officer_assignments AS (
+    SELECT
+        department_id,
+        officer_id,
+        trial_id,
+        arm,
+        block_id,
+        trial_start_on,
+        control_start_on
+    FROM intermediate.int_officer_assignments
+), coded_videos AS (
+    SELECT
+        videos.department_id,
+        videos.video_id,
+        videos.officer_id,
+        videos.call_id,
+        calls.call_type,
+        videos.started_at,
+        videos.started_at::DATE AS encounter_on
+    FROM videos
+    LEFT JOIN calls
+        ON calls.department_id = videos.department_id AND calls.call_id = videos.call_id
+), encounter_periods AS (
+    SELECT
+        coded_videos.department_id,
+        coded_videos.video_id,
+        officer_assignments.trial_id,
+        officer_assignments.arm,
+        officer_assignments.block_id,
+        CASE
+            WHEN officer_assignments.trial_start_on IS NULL
+            THEN NULL
+            WHEN coded_videos.encounter_on < officer_assignments.trial_start_on
+            THEN 'pre'
+            WHEN officer_assignments.control_start_on IS NULL
+            OR coded_videos.encounter_on < officer_assignments.control_start_on
+            THEN 'post'
+            ELSE 'late'
+        END AS study_period,
+        coded_videos.encounter_on >= officer_assignments.trial_start_on AS is_post
+    FROM coded_videos
+    LEFT JOIN officer_assignments
+        ON officer_assignments.department_id = coded_videos.department_id
+        AND officer_assignments.officer_id = coded_videos.officer_id
+)
+SELECT
+    consensus.department_id,
+    consensus.video_id,
+    coded_videos.officer_id,
+    coded_videos.call_id,
+    coded_videos.call_type,
+    coded_videos.started_at,
+    coded_videos.encounter_on,
+    encounter_periods.trial_id,
+    encounter_periods.arm,
+    encounter_periods.block_id,
+    encounter_periods.study_period,
+    encounter_periods.is_post,
+    consensus.n_codings,
+    consensus.is_double_coded,
+    consensus.primary_coder_id,
+    consensus.personal_conversation::INT AS personal_conversation,
+    consensus.repeated_commands::INT AS repeated_commands,
+    consensus.commands_issued::INT AS commands_issued,
+    consensus.empathy::DOUBLE AS empathy,
+    consensus.explained_reason::INT AS explained_reason,
+    consensus.listened::DOUBLE AS listened,
+    consensus.respect::DOUBLE AS respect,
+    consensus.calm_tone::DOUBLE AS calm_tone,
+    consensus.gave_choices::INT AS gave_choices,
+    consensus.used_time_distance::INT AS used_time_distance,
+    consensus.threatened::INT AS threatened,
+    consensus.used_profanity::INT AS used_profanity,
+    consensus.civilian_resistance::DOUBLE AS civilian_resistance,
+    consensus.civilian_demeanor::DOUBLE AS civilian_demeanor,
+    consensus.civilian_intoxicated::INT AS civilian_intoxicated,
+    consensus.civilian_mental_illness::INT AS civilian_mental_illness,
+    consensus.civilian_weapon::INT AS civilian_weapon,
+    consensus.arrest::INT AS arrest,
+    consensus.force_used::INT AS force_used,
+    consensus.injury::INT AS injury
+FROM consensus
+INNER JOIN coded_videos
+    ON coded_videos.department_id = consensus.department_id AND coded_videos.video_id = consensus.video_id
+LEFT JOIN encounter_periods
+    ON encounter_periods.department_id = consensus.department_id
+    AND encounter_periods.video_id = consensus.video_id

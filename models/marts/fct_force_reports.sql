@@ -1,0 +1,78 @@
+MODEL (
+    name marts.fct_force_reports,
+    description 'one row per officer named in a force report; a report without a level takes its force type''s usual level (seeds/force_type_levels.csv)',
+    kind FULL,
+    grain (department_id, report_id, officer_id),
+    audits (
+        not_null(columns := (department_id, report_id, officer_id, occurred_at, occurred_on, month_start)),
+        unique_combination_of_columns(columns := (department_id, report_id, officer_id)),
+        accepted_values(
+            "column" := force_type,
+            is_in := (
+                'verbal_command',
+                'presence',
+                'hands_on',
+                'takedown',
+                'strike',
+                'chemical_agent',
+                'conducted_energy_device',
+                'impact_weapon',
+                'canine',
+                'firearm',
+                'other'
+            )
+        ),
+        accepted_values("column" := force_level, is_in := (1, 2, 3)),
+        accepted_values("column" := subject_resistance, is_in := ('none', 'passive', 'active', 'aggressive', 'deadly')),
+        accepted_values("column" := arm, is_in := ('treatment', 'control')),
+        assert_officer_exists(blocking := FALSE)
+    )
+);
+
+WITH force_reports AS (
+    SELECT
+        department_id,
+        report_id,
+        officer_id,
+        occurred_at,
+        call_id,
+        force_type,
+        force_level,
+        subject_resistance,
+        is_subject_injured,
+        is_officer_injured
+    FROM staging.stg_force_reports
+), force_type_levels AS (
+    SELECT
+        force_type,
+        force_level
+    FROM seeds.force_type_levels
+), officer_assignments AS (
+    SELECT
+        department_id,
+        officer_id,
+        trial_id,
+        arm
+    FROM intermediate.int_officer_assignments
+)
+SELECT
+    force_reports.department_id,
+    force_reports.report_id,
+    force_reports.officer_id,
+    force_reports.occurred_at,
+    force_reports.occurred_at::DATE AS occurred_on,
+    date_trunc('MONTH', force_reports.occurred_at)::DATE AS month_start,
+    force_reports.call_id,
+    force_reports.force_type,
+    coalesce(force_reports.force_level, force_type_levels.force_level) AS force_level,
+    force_reports.subject_resistance,
+    force_reports.is_subject_injured,
+    force_reports.is_officer_injured,
+    officer_assignments.arm,
+    officer_assignments.trial_id
+FROM force_reports
+LEFT JOIN force_type_levels
+    ON force_type_levels.force_type = force_reports.force_type
+LEFT JOIN officer_assignments
+    ON officer_assignments.department_id = force_reports.department_id
+    AND officer_assignments.officer_id = force_reports.officer_id

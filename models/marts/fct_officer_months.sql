@@ -1,0 +1,181 @@
+MODEL (
+    name marts.fct_officer_months,
+    description 'the officer-month panel: every officer on the roster x every month of the department''s study window, with zeros (not missing rows) for months without events',
+    kind FULL,
+    grain (department_id, officer_id, month_start),
+    audits (
+        not_null(
+            columns := (
+                department_id,
+                officer_id,
+                month_start,
+                period,
+                calls_attended,
+                hours_on_scene,
+                force_reports,
+                force_reports_level_2_plus,
+                complaints,
+                sustained_complaints,
+                coded_encounters,
+                is_cohort_treated,
+                is_trained,
+                is_active
+            )
+        ),
+        unique_combination_of_columns(columns := (department_id, officer_id, month_start)),
+        accepted_values("column" := arm, is_in := ('treatment', 'control')),
+        accepted_range("column" := period, min_v := 1),
+        forall(
+            criteria := (
+                calls_attended >= 0,
+                hours_on_scene >= 0,
+                force_reports >= 0,
+                force_reports_level_2_plus >= 0,
+                force_reports_level_2_plus <= force_reports,
+                complaints >= 0,
+                sustained_complaints >= 0,
+                sustained_complaints <= complaints,
+                coded_encounters >= 0
+            )
+        ),
+        assert_officer_exists
+    )
+);
+
+WITH officer_month_spine AS (
+    SELECT
+        department_id,
+        officer_id,
+        month_start,
+        period,
+        is_active
+    FROM intermediate.int_officer_month_spine
+), calls_by_officer_month AS (
+    SELECT
+        department_id,
+        officer_id,
+        month_start,
+        calls_attended,
+        hours_on_scene
+    FROM intermediate.int_calls_by_officer_month
+), force_reports_by_officer_month AS (
+    SELECT
+        department_id,
+        officer_id,
+        month_start,
+        force_reports,
+        force_reports_level_2_plus
+    FROM intermediate.int_force_reports_by_officer_month
+), complaints_by_officer_month AS (
+    SELECT
+        department_id,
+        officer_id,
+        month_start,
+        complaints,
+        sustained_complaints
+    FROM intermediate.int_complaints_by_officer_month
+), encounter_consensus AS (
+    SELECT
+        department_id,
+        video_id
+    FROM intermediate.int_encounter_consensus
+), videos AS (
+    SELECT
+        department_id,
+        video_id,
+        officer_id,
+        started_at
+    FROM staging.stg_bwc_videos
+), officer_assignments AS (
+    SELECT
+        department_id,
+        officer_id,
+        trial_id,
+        arm,
+        block_id,
+        cohort_month
+    FROM intermediate.int_officer_assignments
+), officer_training AS (
+    SELECT
+        department_id,
+        officer_id,
+        first_trained_month
+    FROM intermediate.int_officer_training
+), departments AS (
+    SELECT
+        department_id,
+        study_start_on
+    FROM staging.stg_departments
+), coded_encounters_by_officer_month AS (
+    SELECT
+        videos.department_id,
+        videos.officer_id,
+        date_trunc('MONTH', videos.started_at)::DATE AS month_start,
+        count(DISTINCT videos.video_id) AS coded_encounters
+    FROM encounter_consensus
+    INNER JOIN videos
+        ON videos.department_id = encounter_consensus.department_id
+        AND videos.video_id = encounter_consensus.video_id
+    GROUP BY
+        videos.department_id,
+        videos.officer_id,
+        date_trunc('MONTH', videos.started_at)::DATE
+), officer_cohorts AS (
+    SELECT
+        officer_assignments.department_id,
+        officer_assignments.officer_id,
+        officer_assignments.trial_id,
+        officer_assignments.arm,
+        officer_assignments.block_id,
+        officer_assignments.cohort_month,
+        (
+            year(officer_assignments.cohort_month) - year(departments.study_start_on)
+        ) /* the period of the cohort month, on the same numbering as the spine (may lie outside 1..N) */ * 12 + month(officer_assignments.cohort_month) - month(departments.study_start_on) + 1 AS cohort_period
+    FROM officer_assignments
+    INNER JOIN departments
+        ON departments.department_id = officer_assignments.department_id
+)
+SELECT
+    officer_month_spine.department_id,
+    officer_month_spine.officer_id,
+    officer_month_spine.month_start,
+    officer_month_spine.period,
+    coalesce(calls_by_officer_month.calls_attended, 0) AS calls_attended,
+    coalesce(calls_by_officer_month.hours_on_scene, 0)::DOUBLE AS hours_on_scene,
+    coalesce(force_reports_by_officer_month.force_reports, 0) AS force_reports,
+    coalesce(force_reports_by_officer_month.force_reports_level_2_plus, 0) AS force_reports_level_2_plus,
+    coalesce(complaints_by_officer_month.complaints, 0) AS complaints,
+    coalesce(complaints_by_officer_month.sustained_complaints, 0) AS sustained_complaints,
+    coalesce(coded_encounters_by_officer_month.coded_encounters, 0) AS coded_encounters,
+    officer_cohorts.trial_id,
+    officer_cohorts.arm,
+    officer_cohorts.block_id,
+    officer_cohorts.cohort_month,
+    officer_cohorts.cohort_period,
+    officer_training.first_trained_month,
+    coalesce(officer_month_spine.month_start >= officer_cohorts.cohort_month, FALSE) AS is_cohort_treated,
+    coalesce(officer_month_spine.month_start >= officer_training.first_trained_month, FALSE) AS is_trained,
+    officer_month_spine.is_active
+FROM officer_month_spine
+LEFT JOIN calls_by_officer_month
+    ON calls_by_officer_month.department_id = officer_month_spine.department_id
+    AND calls_by_officer_month.officer_id = officer_month_spine.officer_id
+    AND calls_by_officer_month.month_start = officer_month_spine.month_start
+LEFT JOIN force_reports_by_officer_month
+    ON force_reports_by_officer_month.department_id = officer_month_spine.department_id
+    AND force_reports_by_officer_month.officer_id = officer_month_spine.officer_id
+    AND force_reports_by_officer_month.month_start = officer_month_spine.month_start
+LEFT JOIN complaints_by_officer_month
+    ON complaints_by_officer_month.department_id = officer_month_spine.department_id
+    AND complaints_by_officer_month.officer_id = officer_month_spine.officer_id
+    AND complaints_by_officer_month.month_start = officer_month_spine.month_start
+LEFT JOIN coded_encounters_by_officer_month
+    ON coded_encounters_by_officer_month.department_id = officer_month_spine.department_id
+    AND coded_encounters_by_officer_month.officer_id = officer_month_spine.officer_id
+    AND coded_encounters_by_officer_month.month_start = officer_month_spine.month_start
+LEFT JOIN officer_cohorts
+    ON officer_cohorts.department_id = officer_month_spine.department_id
+    AND officer_cohorts.officer_id = officer_month_spine.officer_id
+LEFT JOIN officer_training
+    ON officer_training.department_id = officer_month_spine.department_id
+    AND officer_training.officer_id = officer_month_spine.officer_id

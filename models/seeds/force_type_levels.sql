@@ -1,0 +1,20 @@
+MODEL (
+  name seeds.force_type_levels,
+  kind SEED (
+    path '../../seeds/force_type_levels.csv'
+  ),
+  columns (
+    force_type TEXT,
+    force_level INT,
+    label TEXT,
+    is_weapon BOOLEAN
+  ),
+  grain force_type,
+  audits (
+    not_null(columns := (force_type, force_level)),
+    unique_combination_of_columns(columns := (
+      force_type
+    )),
+    accepted_values("column" := force_level, is_in := (1, 2, 3))
+  )
+)

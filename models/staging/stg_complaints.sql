@@ -1,0 +1,55 @@
+MODEL (
+    name staging.stg_complaints,
+    description 'raw.complaints is append-only: a corrected record arrives in a later batch, so keep the latest batch''s row per key (the last line of the file if a batch repeats a key)',
+    kind VIEW,
+    grain (department_id, complaint_id, officer_id),
+    audits (
+        not_null(columns := (department_id, complaint_id, officer_id, occurred_at)),
+        unique_combination_of_columns(columns := (department_id, complaint_id, officer_id)),
+        accepted_values(
+            "column" := finding,
+            is_in := ('sustained', 'not_sustained', 'unfounded', 'exonerated', 'pending', 'other')
+        )
+    )
+);
+
+WITH raw_complaints AS (
+    SELECT
+        department_id,
+        complaint_id,
+        officer_id,
+        occurred_at,
+        received_at,
+        allegation,
+        finding,
+        is_sustained,
+        _batch_id,
+        _source_line
+    FROM raw.complaints
+), latest_versions AS (
+    SELECT
+        department_id,
+        complaint_id,
+        officer_id,
+        occurred_at,
+        received_at,
+        allegation,
+        finding,
+        is_sustained,
+        _batch_id,
+        row_number() OVER (PARTITION BY department_id, complaint_id, officer_id ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
+    FROM raw_complaints
+)
+SELECT
+    department_id::TEXT AS department_id,
+    complaint_id::TEXT AS complaint_id,
+    officer_id::TEXT AS officer_id,
+    occurred_at::TIMESTAMP AS occurred_at,
+    received_at::TIMESTAMP AS received_at,
+    allegation::TEXT AS allegation,
+    finding::TEXT AS finding,
+    is_sustained::BOOLEAN AS is_sustained,
+    _batch_id::INT AS batch_id
+FROM latest_versions
+WHERE
+    version_rank = 1

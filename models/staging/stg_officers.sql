@@ -1,0 +1,57 @@
+MODEL (
+    name staging.stg_officers,
+    description 'raw.officers is append-only: a corrected record arrives in a later batch, so keep the latest batch''s row per key (the last line of the file if a batch repeats a key)',
+    kind VIEW,
+    grain (department_id, officer_id),
+    audits (
+        not_null(columns := (department_id, officer_id, appointed_on)),
+        unique_combination_of_columns(columns := (department_id, officer_id)),
+        accepted_range("column" := birth_year, min_v := 1900, max_v := 2015),
+        accepted_values("column" := sex, is_in := ('female', 'male', 'other', 'unknown')),
+        accepted_values("column" := race, is_in := ('asian', 'black', 'hispanic', 'white', 'other', 'unknown'))
+    )
+);
+
+WITH raw_officers AS (
+    SELECT
+        department_id,
+        officer_id,
+        appointed_on,
+        separated_on,
+        birth_year,
+        sex,
+        race,
+        rank,
+        unit,
+        _batch_id,
+        _source_line
+    FROM raw.officers
+), latest_versions AS (
+    SELECT
+        department_id,
+        officer_id,
+        appointed_on,
+        separated_on,
+        birth_year,
+        sex,
+        race,
+        rank,
+        unit,
+        _batch_id,
+        row_number() OVER (PARTITION BY department_id, officer_id ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
+    FROM raw_officers
+)
+SELECT
+    department_id::TEXT AS department_id,
+    officer_id::TEXT AS officer_id,
+    appointed_on::DATE AS appointed_on,
+    separated_on::DATE AS separated_on,
+    birth_year::INT AS birth_year,
+    sex::TEXT AS sex,
+    race::TEXT AS race,
+    rank::TEXT AS rank,
+    unit::TEXT AS unit,
+    _batch_id::INT AS batch_id
+FROM latest_versions
+WHERE
+    version_rank = 1

@@ -1,0 +1,141 @@
+"""The officer-month rate-ratio estimator for force reports and complaints."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.force import force_effect
+from analysis.simulate import TrialScenario, simulate_trial
+
+
+def toy_officer_months() -> pd.DataFrame:
+    """Two officers per arm, one pre month (Dec 2024) and one post month (Jan 2025)."""
+    rows = []
+    counts = {  # (arm, month) -> [(force_reports, calls_attended) per officer]
+        ("control", "2024-12-01"): [(2, 50), (2, 50)],
+        ("control", "2025-01-01"): [(3, 60), (1, 40)],
+        ("treatment", "2024-12-01"): [(4, 80), (0, 20)],
+        ("treatment", "2025-01-01"): [(1, 50), (0, 50)],
+    }
+    for (arm, month), officers in counts.items():
+        for position, (force, calls) in enumerate(officers):
+            rows.append(
+                {
+                    "officer_id": f"{arm}-{position}",
+                    "arm": arm,
+                    "month_start": pd.Timestamp(month),
+                    "cohort_month": pd.Timestamp(
+                        "2025-01-01" if arm == "treatment" else "2025-02-01"
+                    ),
+                    "force_reports": force,
+                    "complaints": force,
+                    "calls_attended": calls,
+                    "is_active": True,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def large_trial():
+    scenario = TrialScenario(
+        n_officers=1500,
+        force_per_call=0.15 / 60.0,
+        force_rate_ratio=0.7,
+        complaints_per_call=0.1 / 60.0,
+        complaints_rate_ratio=1.25,
+    )
+    return simulate_trial(scenario, seed=21)
+
+
+def test_saturated_toy_panel_gives_the_ratio_of_rate_ratios():
+    effect = force_effect(toy_officer_months(), pre_months=1, negative_binomial=False)
+    # treatment: 1/100 after, 4/100 before; control: 4/100 after, 4/100 before
+    assert effect.estimate == pytest.approx((1 / 100) / (4 / 100) / ((4 / 100) / (4 / 100)))
+    assert effect.scale == "rate_ratio"
+    assert effect.extras["rate_treatment_post"] == pytest.approx(0.01)
+    assert effect.extras["window_post_end"] == "2025-01-01"
+    assert effect.n_units == 4
+    assert effect.n_obs == 8
+    assert effect.ci_low < effect.estimate < effect.ci_high
+
+
+def test_officer_months_without_calls_are_dropped_and_counted():
+    months = toy_officer_months()
+    extra = months.iloc[[0]].assign(calls_attended=0, force_reports=1)
+    effect = force_effect(pd.concat([months, extra]), pre_months=1, negative_binomial=False)
+    assert effect.extras["n_obs_zero_exposure"] == 1
+    assert effect.extras["events_zero_exposure"] == 1
+    assert effect.n_obs == 8
+    assert effect.estimate == pytest.approx(0.25)
+
+
+def test_months_outside_the_window_and_inactive_months_are_left_out():
+    months = toy_officer_months()
+    late = months.assign(month_start=pd.Timestamp("2025-03-01"), force_reports=50)
+    early = months.assign(month_start=pd.Timestamp("2024-06-01"), force_reports=50)
+    inactive = months.assign(is_active=False, force_reports=50, officer_id="gone")
+    effect = force_effect(
+        pd.concat([months, late, early, inactive]), pre_months=1, negative_binomial=False
+    )
+    assert effect.estimate == pytest.approx(0.25)
+    assert effect.n_obs == 8
+
+
+def test_explicit_dates_within_the_month_use_that_month():
+    effect = force_effect(
+        toy_officer_months(),
+        trial_start=date(2025, 1, 15),
+        control_start=date(2025, 2, 10),
+        pre_months=1,
+        negative_binomial=False,
+    )
+    assert effect.estimate == pytest.approx(0.25)
+
+
+def test_window_defaults_to_twelve_months_either_side_of_the_trial_start(large_trial):
+    effect = force_effect(large_trial.officer_months, negative_binomial=False)
+    assert effect.extras["window_pre_start"] == "2024-01-01"
+    assert effect.extras["window_post_start"] == "2025-01-01"
+    assert effect.extras["window_post_end"] == "2025-12-01"
+    assert effect.n_obs + effect.extras["n_obs_zero_exposure"] == 1500 * 24
+
+
+@pytest.mark.parametrize("outcome", ["force_reports", "complaints"])
+def test_recovers_the_planted_rate_ratio(large_trial, outcome):
+    effect = force_effect(large_trial.officer_months, outcome=outcome, negative_binomial=False)
+    truth = large_trial.truth[outcome]
+    z = (effect.extras["log_rate_ratio"] - np.log(truth)) / effect.extras["std_error_log"]
+    assert abs(z) < 3.5, (effect.estimate, truth)
+    assert effect.extras["std_error_log"] < 0.08
+    assert effect.outcome == outcome
+
+
+def test_negative_binomial_check_agrees_with_poisson():
+    trial = simulate_trial(TrialScenario(force_per_call=0.1 / 60.0), seed=4)
+    effect = force_effect(trial.officer_months)
+    assert effect.extras["nb_converged"]
+    assert effect.extras["nb_rate_ratio"] == pytest.approx(effect.estimate, rel=0.1)
+    assert effect.extras["nb_alpha"] > 0
+
+
+def test_planted_null_on_force_is_rarely_significant():
+    rejections = 0
+    for seed in range(15):
+        trial = simulate_trial(TrialScenario(n_officers=150), seed=300 + seed)
+        effect = force_effect(trial.officer_months, negative_binomial=False)
+        rejections += effect.p_value < 0.05
+    # expected 0.75 of 15; 4 or more has probability < 0.01 under a correct 5% test
+    assert rejections <= 3
+
+
+def test_no_events_in_a_cell_gives_an_undefined_ratio_not_an_error():
+    months = toy_officer_months()
+    months.loc[months["arm"] == "treatment", "force_reports"] = 0
+    effect = force_effect(months, pre_months=1, negative_binomial=False)
+    assert np.isnan(effect.estimate)
+    assert effect.to_dict()["estimate"] is None

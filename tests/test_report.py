@@ -1,0 +1,240 @@
+"""The report: three files, the plot embedded, the gate status and every effect field kept."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from analysis.results import Effect
+from middlestep.report import (
+    UNGATED_LABEL,
+    ReportContext,
+    describe_effect,
+    forest_plot_png,
+    write_report,
+)
+
+PASSED_GATE = {
+    "passed": True,
+    "build_id": "build-42",
+    "checked_at": "2024-04-02T03:10:00+00:00",
+    "n_expectations": 97,
+    "n_failed": 0,
+    "failures": [],
+    "warnings": [
+        "rpt_sso_reliability, column krippendorff_alpha: expect_column_values_to_be_between("
+        "column=krippendorff_alpha, min_value=0.667) failed: 1 of 3 rows unexpected, e.g. 0.5"
+    ],
+    "analyses": [
+        {"department_id": "synthetic", "analysis": "communication effects", "supported": True},
+        {
+            "department_id": "synthetic",
+            "analysis": "complaint effects",
+            "supported": False,
+            "reason": "no complaints delivered",
+        },
+    ],
+}
+
+
+def effects() -> list[Effect]:
+    return [
+        Effect(
+            outcome="personal_conversation",
+            estimator="itt_difference_in_means",
+            estimate=0.12,
+            std_error=0.04,
+            ci_low=0.04,
+            ci_high=0.20,
+            p_value=0.003,
+            n_units=120,
+            n_obs=800,
+            scale="difference",
+            extras={"std_error_neyman": 0.041, "fisher_p_value": 0.004, "n_permutations": 2000},
+            notes=("clustered by officer",),
+        ),
+        Effect(
+            outcome="respect",
+            estimator="itt_standardized",
+            estimate=0.05,
+            std_error=0.06,
+            ci_low=-0.07,
+            ci_high=0.17,
+            p_value=0.41,
+            n_units=120,
+            scale="sd",
+        ),
+        Effect(
+            outcome="force_reports",
+            estimator="poisson_rate_ratio",
+            estimate=0.93,
+            std_error=0.08,
+            ci_low=0.78,
+            ci_high=1.11,
+            p_value=0.42,
+            n_units=240,
+            n_obs=8640,
+            scale="rate_ratio",
+        ),
+        Effect(
+            outcome="arrest",
+            estimator="logit_odds_ratio",
+            estimate=0.70,
+            std_error=0.10,
+            ci_low=0.55,
+            ci_high=0.89,
+            p_value=0.004,
+            n_units=120,
+            scale="odds_ratio",
+        ),
+    ]
+
+
+def context(**changes) -> ReportContext:
+    base = ReportContext(
+        department_id="synthetic",
+        title="De-escalation training: synthetic department",
+        effects=effects(),
+        balance=pd.DataFrame(
+            {
+                "covariate": ["tenure_years", "age", "female"],
+                "mean_treatment": [8.1, 36.2, 0.21],
+                "mean_control": [8.4, 35.9, 0.19],
+                "smd": [-0.04, 0.03, 0.05],
+            }
+        ),
+        gate=PASSED_GATE,
+        reliability=pd.DataFrame(
+            {
+                "department_id": ["synthetic"] * 2,
+                "item": ["personal_conversation", "empathy"],
+                "item_kind": ["binary", "rating"],
+                "n_double_coded": [80, 80],
+                "percent_agreement": [91.0, 70.0],
+                "krippendorff_alpha": [0.82, 0.55],
+            }
+        ),
+        rejects=pd.DataFrame(
+            {
+                "table": ["force_reports"],
+                "file": ["uof_2024.csv"],
+                "reason": ["unknown code"],
+                "rows": [3],
+            }
+        ),
+        provenance={
+            "build_id": "build-42",
+            "code_version": "0123abcd",
+            "seed": 7,
+            "scenario": "default",
+            "input_files": [
+                {"file": "uof_2024.csv", "sha256": "ab" * 32, "rows_read": 403, "rows_loaded": 400}
+            ],
+            "models": {"marts.fct_encounters": "v3", "marts.dim_officers": "v1"},
+        },
+        is_gated=True,
+        truth={"personal_conversation": {"planted": 0.10, "estimand": 0.11}, "force_reports": 1.0},
+    )
+    return replace(base, **changes)
+
+
+@pytest.fixture(scope="module")
+def gated_report(tmp_path_factory):
+    return write_report(tmp_path_factory.mktemp("gated"), context())
+
+
+def test_writes_three_files_and_the_plot(gated_report):
+    for path in (gated_report.html, gated_report.markdown, gated_report.json):
+        assert path.is_file() and path.stat().st_size > 0
+    assert gated_report.forest_plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_html_embeds_the_plot_and_shows_the_gate_status(gated_report):
+    html = gated_report.html.read_text()
+    match = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert match is not None
+    assert base64.b64decode(match.group(1)) == gated_report.forest_plot.read_bytes()
+    assert "PASSED" in html and "build-42" in html
+    assert "complaint effects" in html and "no complaints delivered" in html
+    assert UNGATED_LABEL not in html
+    assert "http://" not in html and "https://" not in html  # self-contained
+
+
+def test_summary_says_what_was_found_in_plain_words(gated_report):
+    html = gated_report.html.read_text()
+    assert "Training increased personal conversation by 0.12 points (95% CI 0.04 to 0.2)." in html
+    assert "No detectable change in force reports (rate ratio 0.93, 95% CI 0.78 to 1.11)." in html
+    assert "Training reduced the odds of arrest by 30%" in html
+    assert "Complaint effects were not estimated: no complaints delivered." in html
+    assert "empathy (alpha 0.55)" in html
+
+
+def test_json_round_trips_every_effect_field(gated_report):
+    document = json.loads(gated_report.json.read_text())
+    assert document["status"] == "GATED: quality gate passed"
+    assert document["is_gated"] is True
+    assert document["effects"] == [effect.to_dict() for effect in effects()]
+    first = document["effects"][0]
+    assert (first["estimate"], first["ci_low"], first["ci_high"], first["n_units"]) == (
+        0.12,
+        0.04,
+        0.20,
+        120,
+    )
+    assert first["fisher_p_value"] == 0.004 and first["notes"] == ["clustered by officer"]
+    assert document["gate"]["build_id"] == "build-42"
+    assert document["rejects"] == [
+        {"table": "force_reports", "file": "uof_2024.csv", "reason": "unknown code", "rows": 3}
+    ]
+    assert document["provenance"]["input_files"][0]["sha256"] == "ab" * 32
+    assert "generated_at" in document["provenance"]
+
+
+def test_markdown_has_the_tables_and_links_the_plot(gated_report):
+    markdown = gated_report.markdown.read_text()
+    assert "![Forest plot" in markdown and "(forest_plot.png)" in markdown
+    assert "| covariate | mean_treatment | mean_control | smd |" in markdown
+    assert "| force_reports | uof_2024.csv | unknown code | 3 |" in markdown
+    assert UNGATED_LABEL not in markdown
+
+
+def test_ungated_context_is_marked_ungated_in_all_three_outputs(tmp_path):
+    paths = write_report(tmp_path, context(is_gated=False))
+
+    assert paths.html.read_text().count(UNGATED_LABEL) >= 3  # title, top and bottom banners
+    assert paths.markdown.read_text().startswith(f"> **{UNGATED_LABEL}**")
+    document = json.loads(paths.json.read_text())
+    assert document["status"] == UNGATED_LABEL
+    assert document["is_gated"] is False
+    assert document["ungated_reason"] == "the estimates were computed without the quality gate"
+
+
+def test_failed_or_missing_gate_is_never_reported_as_gated(tmp_path):
+    failed = write_report(tmp_path / "failed", context(gate={**PASSED_GATE, "passed": False}))
+    missing = write_report(tmp_path / "missing", context(gate=None))
+
+    assert json.loads(failed.json.read_text())["status"] == UNGATED_LABEL
+    assert "FAILED" in failed.html.read_text()
+    assert json.loads(missing.json.read_text())["status"] == UNGATED_LABEL
+    assert "NO GATE RESULT" in missing.markdown.read_text()
+
+
+def test_report_without_effects_has_no_plot(tmp_path):
+    paths = write_report(tmp_path, context(effects=(), truth=None))
+
+    assert paths.forest_plot is None
+    assert "No effects were estimated." in paths.html.read_text()
+    assert json.loads(paths.json.read_text())["effects"] == []
+
+
+def test_forest_plot_skips_ratios_that_cannot_sit_on_a_log_axis():
+    broken = Effect(
+        "force_reports", "poisson", float("nan"), 0.1, 0.0, 2.0, 0.5, 10, scale="rate_ratio"
+    )
+    assert forest_plot_png([broken]) is not None
+    assert describe_effect(broken) == "The effect on force reports could not be estimated."
