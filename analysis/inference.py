@@ -33,7 +33,7 @@ def wald_p_value(estimate: float, std_error: float, null: float = 0.0) -> float:
 
 def treatment_indicator(arm: pd.Series) -> pd.Series:
     """1 for the treatment (immediate) arm, 0 for the control (wait-list) arm, NaN otherwise."""
-    return arm.map({TREATMENT_ARM: 1.0, CONTROL_ARM: 0.0})
+    return arm.astype("object").map({TREATMENT_ARM: 1.0, CONTROL_ARM: 0.0}).astype(float)
 
 
 def cluster_codes(cluster: pd.Series) -> np.ndarray:

@@ -2,7 +2,7 @@ AUDIT (
     name assert_assigned_once_per_trial
 );
 
-/* randomization integrity: after taking each record's latest version, every officer is assigned */ /* once per trial, to an arm or a roll-out cohort */
+/* randomization integrity: each officer is assigned once per trial (latest versions), to an arm or a cohort */
 SELECT
     assignments.department_id,
     assignments.trial_id,

@@ -2,7 +2,7 @@ AUDIT (
     name assert_assignment_not_changed
 );
 
-/* randomization integrity: an assignment is never changed after it was made, so no officer's arm */ /* or block differs between the batches of raw.trial_assignments (a roll-out cohort date may be */ /* rescheduled; the arm and block may not) */
+/* randomization integrity: no officer's arm or block differs between batches (a cohort date may move) */
 SELECT
     raw_assignments.department_id,
     raw_assignments.trial_id,

@@ -1,7 +1,8 @@
-AUDIT (name assert_officer_exists);
--- every officer in a fact is on the department's roster (raw.officers, not staging.stg_officers:
--- an audit's query is not mapped to SQLMesh's physical tables, and on a fresh warehouse the
--- staging views do not exist yet while the first plan audits its models)
+AUDIT (
+    name assert_officer_exists
+);
+
+/* every officer in a fact is on the roster: raw.officers, as audits are not mapped to physical tables */
 SELECT
     fact.department_id,
     fact.officer_id

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import logging
 import os
 from collections.abc import Iterator
@@ -208,43 +209,60 @@ def _max_batches(context) -> dict[str, int]:
     return {name: int(batch) for name, batch in context.engine_adapter.fetchall(selects) if batch}
 
 
-def _built_inputs(context) -> dict[str, int]:
+def _departments_version(context) -> str:
+    """raw.departments has no batch ids (ingest rewrites it): its version is a hash of its rows."""
+    rows = context.engine_adapter.fetchall(
+        "select department_id, description, timezone, study_start_on, study_end_on "
+        "from raw.departments"
+    )
+    return hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()[:16]
+
+
+def _input_versions(context) -> dict[str, str]:
+    versions = {name: str(batch) for name, batch in _max_batches(context).items()}
+    versions["departments"] = _departments_version(context)
+    return versions
+
+
+def _built_inputs(context) -> dict[str, str]:
+    """The input versions the last build recorded (empty before the first build)."""
     exists = context.engine_adapter.fetchall(
         "select count(*) from information_schema.tables "
         "where table_schema = 'meta' and table_name = 'model_inputs'"
     )[0][0]
     if not exists:
         return {}
-    rows = context.engine_adapter.fetchall(f"select table_name, max_batch_id from {INPUTS_TABLE}")
-    return {name: int(batch) for name, batch in rows}
+    rows = context.engine_adapter.fetchall(f"select table_name, input_version from {INPUTS_TABLE}")
+    return dict(rows)
 
 
 def _record_inputs(context) -> dict[str, int]:
-    batches = _max_batches(context)
+    versions = _input_versions(context)
     adapter = context.engine_adapter
     adapter.execute("create schema if not exists meta")
     adapter.execute(
         f"create table if not exists {INPUTS_TABLE} "
-        "(table_name text, max_batch_id integer, recorded_at timestamp)"
+        "(table_name text, input_version text, recorded_at timestamp)"
     )
     adapter.execute(f"delete from {INPUTS_TABLE}")
     recorded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
-    for name, batch in batches.items():
-        adapter.execute(f"insert into {INPUTS_TABLE} values ('{name}', {batch}, '{recorded_at}')")
-    # departments carry no batch id: a built marker row says the window was seen
-    adapter.execute(f"insert into {INPUTS_TABLE} values ('_built', 0, '{recorded_at}')")
-    return batches
+    for name, version in versions.items():
+        adapter.execute(
+            f"insert into {INPUTS_TABLE} values ('{name}', '{version}', '{recorded_at}')"
+        )
+    return {name: int(version) for name, version in versions.items() if name in RAW_TABLES}
 
 
-def _changed_tables(context, built: dict[str, int]) -> list[str]:
-    current = _max_batches(context)
-    changed = [name for name, batch in current.items() if batch > built.get(name, 0)]
-    # raw.departments has no batches: ingest rewrites it with every load, so restate it whenever
-    # anything was loaded (the study window may have moved)
-    return sorted(changed + (["departments"] if changed else []))
+def _changed_tables(context, built: dict[str, str]) -> list[str]:
+    current = _input_versions(context)
+    return sorted(name for name, version in current.items() if built.get(name) != version)
 
 
-def _earliest_affected_month(context, changed: list[str], built: dict[str, int]) -> dt.date | None:
+def _built_batch(built: dict[str, str], name: str) -> int:
+    return int(built[name]) if name in built else 0
+
+
+def _earliest_affected_month(context, changed: list[str], built: dict[str, str]) -> dt.date | None:
     """The first month an incremental model must recompute.
 
     That is the earliest month of the new rows and of the earlier versions they correct.
@@ -256,7 +274,7 @@ def _earliest_affected_month(context, changed: list[str], built: dict[str, int])
         same_key = " and ".join(
             f"n.{column} = r.{column}" for column in ("department_id", *RAW_TABLES[name].key)
         )
-        since = built.get(name, 0)
+        since = _built_batch(built, name)
         rows = context.engine_adapter.fetchall(
             f"select min({EVENT_TIMES[name]}) from raw.{name} as r where exists "
             f"(select 1 from raw.{name} as n where n._batch_id > {since} and {same_key})"

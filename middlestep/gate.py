@@ -292,7 +292,10 @@ class CheckResult:
             of = f" of {self.element_count}" if self.element_count is not None else ""
             text = f"{self.unexpected_count}{of} rows unexpected"
             if self.unexpected_sample:
-                sample = ", ".join(repr(value) for value in self.unexpected_sample[:5])
+                sample = ", ".join(
+                    f"{value:.4g}" if isinstance(value, float) else repr(value)
+                    for value in self.unexpected_sample[:5]
+                )
                 text += f", e.g. {sample}"
             return text
         if self.observed is None:

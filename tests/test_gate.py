@@ -337,7 +337,7 @@ def test_out_of_range_rating_fails_with_the_value_observed(broken):
     )
     assert (
         "fct_encounters, column empathy: expect_column_values_to_be_between(column=empathy, "
-        "min_value=1, max_value=5) failed: 1 of 4 rows unexpected, e.g. 7.0"
+        "min_value=1, max_value=5) failed: 1 of 4 rows unexpected, e.g. 7"
     ) in broken.failures()
 
 

@@ -14,6 +14,7 @@ from analysis.results import Effect
 from middlestep.report import (
     UNGATED_LABEL,
     ReportContext,
+    code_version,
     describe_effect,
     forest_plot_png,
     write_report,
@@ -238,3 +239,30 @@ def test_forest_plot_skips_ratios_that_cannot_sit_on_a_log_axis():
     )
     assert forest_plot_png([broken]) is not None
     assert describe_effect(broken) == "The effect on force reports could not be estimated."
+
+
+def test_truth_in_the_synthetic_generators_format_is_shown_beside_the_estimate(tmp_path):
+    truth = {
+        "seed": 7,
+        "outcomes": {"force_reports": {"planted_effect": 0.8, "estimand": 0.86}},
+    }
+    paths = write_report(tmp_path, context(truth=truth))
+
+    markdown = paths.markdown.read_text()
+    assert "truth_estimand | truth_planted |" in markdown
+    assert "| force_reports | poisson_rate_ratio | rate_ratio | 0.93 |" in markdown
+    assert "| 240 | 8640 | 0.86 | 0.8 |" in markdown
+    assert json.loads(paths.json.read_text())["truth"]["outcomes"]["force_reports"] == {
+        "planted_effect": 0.8,
+        "estimand": 0.86,
+    }
+
+
+def test_code_version_reads_the_commit_without_running_git(tmp_path):
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (tmp_path / ".git" / "refs" / "heads").mkdir(parents=True)
+    (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (tmp_path / ".git" / "refs" / "heads" / "main").write_text(commit + "\n")
+
+    assert code_version(tmp_path) == commit
+    assert code_version(tmp_path / "elsewhere").startswith("middlestep ")

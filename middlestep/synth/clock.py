@@ -64,9 +64,15 @@ def avoid_dst_changes(local_s: np.ndarray, chain_s: int, years: tuple[int, int])
 
 def _dst_bounds_local(years: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     first, last = years
-    begin = [day_number(_nth_sunday(y, 3, 2)) * SECONDS_PER_DAY + 2 * 3600 for y in range(first, last + 1)]
+    begin = [
+        day_number(_nth_sunday(y, 3, 2)) * SECONDS_PER_DAY + 2 * 3600
+        for y in range(first, last + 1)
+    ]
     # the autumn change: 02:00 EDT is 01:00 EST; times in the repeated hour are never generated
-    end = [day_number(_nth_sunday(y, 11, 1)) * SECONDS_PER_DAY + 1 * 3600 for y in range(first, last + 1)]
+    end = [
+        day_number(_nth_sunday(y, 11, 1)) * SECONDS_PER_DAY + 1 * 3600
+        for y in range(first, last + 1)
+    ]
     return np.array(begin, dtype=np.int64), np.array(end, dtype=np.int64)
 
 
@@ -134,7 +140,8 @@ def _time_table() -> np.ndarray:
     if _TIME_TABLE is None:
         seconds = np.arange(SECONDS_PER_DAY)
         text = "".join(
-            f"{h:02d}:{m:02d}:{s:02d}" for h, m, s in zip(seconds // 3600, seconds // 60 % 60, seconds % 60, strict=True)
+            f"{h:02d}:{m:02d}:{s:02d}"
+            for h, m, s in zip(seconds // 3600, seconds // 60 % 60, seconds % 60, strict=True)
         )
         _TIME_TABLE = np.frombuffer(text.encode("ascii"), dtype=np.uint8).reshape(-1, 8)
     return _TIME_TABLE
@@ -150,10 +157,13 @@ def format_timestamps(local_s: np.ndarray, style: str = "mdy") -> pa.Array:
     if len(days) == 0:
         return pa.array([], type=pa.string())
     first, last = int(days.min()), int(days.max())
-    matrix = np.empty((len(safe), 19), dtype=np.uint8)
-    matrix[:, :10] = _day_table(first, last, style)[days - first]
-    matrix[:, 10] = ord(" ")
-    matrix[:, 11:] = _time_table()[safe % SECONDS_PER_DAY]
+    day_text = _day_table(first, last, style).view("S10").ravel()
+    time_text = _time_table().view("S8").ravel()
+    record = np.empty(len(safe), dtype=[("day", "S10"), ("space", "S1"), ("time", "S8")])
+    record["day"] = day_text[days - first]
+    record["space"] = b" "
+    record["time"] = time_text[safe % SECONDS_PER_DAY]
+    matrix = record.view(np.uint8).reshape(len(safe), 19)
     strings = _strings_from_bytes(matrix)
     if missing.any():
         strings = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), strings)

@@ -115,6 +115,16 @@ SSO_COLUMNS = {
 }
 BINARY_CODES = {1: "Y", 0: "N"}
 
+DICTIONARY_COLUMNS = {
+    "NATURE_CODE",
+    "PRIORITY",
+    "SELF_INIT",
+    "BEAT",
+    "DISPO",
+    "UNIT_ROLE",
+    "EMP_NO",
+}
+
 FILES = {
     "officers": "personnel_roster.csv",
     "trial_assignments": "randomization.csv",
@@ -131,23 +141,24 @@ FILES = {
 def _recode(values: pd.Series, codes: dict) -> pa.Array:
     """Canonical codes -> the department's codes (an unknown code is a bug: KeyError)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        renamed = [codes[c] for c in values.cat.categories]
-        codes_array = values.cat.codes.to_numpy()
-        table = np.array(renamed, dtype=object)
-        out = table[codes_array]
-        return pa.array(out, type=pa.string(), mask=codes_array < 0)
+        dictionary = pa.array([codes[c] for c in values.cat.categories], type=pa.string())
+        indices = pa.array(
+            values.cat.codes.to_numpy().astype(np.int32), mask=values.isna().to_numpy()
+        )
+        return pa.DictionaryArray.from_arrays(indices, dictionary).dictionary_decode()
     return pa.array([codes[v] for v in values], type=pa.string())
 
 
 def _flag(values: pd.Series) -> pa.Array:
-    return pa.array(np.where(values.to_numpy(dtype=bool), "Y", "N"), type=pa.string())
+    indices = pa.array(values.to_numpy(dtype=bool).astype(np.int8))
+    return pa.DictionaryArray.from_arrays(indices, pa.array(["N", "Y"])).dictionary_decode()
 
 
-def _plain(values: pd.Series) -> pa.Array:
+def _plain(values: pd.Series) -> pa.Array | pa.ChunkedArray:
     if isinstance(values.dtype, pd.ArrowDtype):
-        return pa.chunked_array([values.array._pa_array.combine_chunks()]).combine_chunks()
+        return values.array.__arrow_array__()
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return pa.array(values.astype(object).to_numpy(), type=pa.string())
+        return _recode(values, {c: str(c) for c in values.cat.categories})
     return pa.array(values.to_numpy())
 
 
@@ -326,7 +337,9 @@ def write_export(sim, out_dir: str | Path) -> list[Path]:
         path = out_dir / file_name
         log.info("synth: writing %s (%s rows)", path, table.num_rows)
         if file_name.endswith(".parquet"):
-            pq.write_table(table, path, compression="snappy")
+            # dictionary pages only for the code columns, not for ids and timestamps
+            codes = [name for name in table.column_names if name in DICTIONARY_COLUMNS]
+            pq.write_table(table, path, compression="snappy", use_dictionary=codes)
         else:
             options = pa_csv.WriteOptions(include_header=True, quoting_style="needed")
             pa_csv.write_csv(table, path, write_options=options)

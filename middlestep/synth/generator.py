@@ -27,11 +27,12 @@ Data-generating process (every number is a parameter of the scenario, default_sc
    pending if received shortly before the export, else sustained with ``share_sustained``.
 6. Body-worn-camera clips. From the trial officers' call attendances in the 12 pre months and
    the 12 post months (before the wait-list is trained) a sampling frame of
-   (1 + ``uncoded_per_coded``) x the coded sample is drawn at random per period; the first
-   half of ``coded_clips`` per period is coded. Each coded clip is an encounter whose true state
-   comes from middlestep/synth/encounters.py (officer random effects, civilian conditions,
-   call type, treated flag); one coder (of ``n_coders``) codes it, a second, different coder
-   codes ``double_coded_share`` of the clips, each with their own coder error.
+   (1 + ``uncoded_per_coded``) x the coded sample is drawn at random per period, and a random
+   half of ``coded_clips`` (times ``scale``) per period is coded. Each coded clip is an
+   encounter whose true state comes from middlestep/synth/encounters.py (officer random
+   effects, civilian conditions, call type, treated flag); one coder (of ``n_coders``) codes
+   it, a second, different coder codes ``double_coded_share`` of the clips, each with their
+   own coder error.
 
 The frames of a ``SimulatedDepartment`` are in the canonical raw contract's form
 (middlestep/contract.py): canonical names and codes, timestamps in UTC. ``write_export``
@@ -153,7 +154,9 @@ class SimulatedDepartment:
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
     children = np.random.SeedSequence(seed).spawn(len(STREAMS))
-    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children, strict=True)}
+    return {
+        name: np.random.default_rng(child) for name, child in zip(STREAMS, children, strict=True)
+    }
 
 
 def _categorical(rng: np.random.Generator, shares, n: int) -> np.ndarray:
@@ -167,7 +170,11 @@ def _categorical_by_row(rng: np.random.Generator, share_rows: np.ndarray, row: n
     cumulative = np.cumsum(share_rows, axis=1)
     cumulative = cumulative / cumulative[:, -1:]
     u = rng.random(len(row))
-    return (u[:, None] >= cumulative[row][:, :-1]).sum(axis=1)
+    drawn = np.zeros(len(row), dtype=np.int64)
+    for which, bounds in enumerate(cumulative):
+        at = row == which
+        drawn[at] = np.searchsorted(bounds[:-1], u[at], side="right")
+    return drawn
 
 
 def _text(values) -> pd.Series:
@@ -273,7 +280,10 @@ def _simulate_officers(scenario: dict, study: _Study, rngs) -> dict:
     n_blocks = n_precincts * len(shift_names)
     # trial officers evenly over blocks, sergeants evenly over blocks too
     block = np.concatenate(
-        [rng.permutation(np.arange(n_trial) % n_blocks), rng.permutation(np.arange(n - n_trial) % n_blocks)]
+        [
+            rng.permutation(np.arange(n_trial) % n_blocks),
+            rng.permutation(np.arange(n - n_trial) % n_blocks),
+        ]
     )
     precinct, shift = block // len(shift_names), block % len(shift_names)
     employee_numbers = np.sort(10_000 + rng.choice(90_000, size=n, replace=False))
@@ -282,12 +292,18 @@ def _simulate_officers(scenario: dict, study: _Study, rngs) -> dict:
     tenure_years = np.maximum(rng.gamma(2.0, float(spec["tenure_years_mean"]) / 2.0, n), 1.0)
     tenure_years = np.minimum(tenure_years, 32.0)
     sergeant_extra = np.where(is_trial, 0.0, 5.0)
-    appointed_day = study.start_day - np.round((tenure_years + sergeant_extra) * 365.25).astype(np.int64)
+    tenure_days = np.round((tenure_years + sergeant_extra) * 365.25).astype(np.int64)
+    appointed_day = study.start_day - tenure_days
     age_at_hire = 21 + rng.gamma(2.0, 2.5, n)
-    birth_year = np.array([date_of(d).year for d in appointed_day]) - np.floor(age_at_hire).astype(int)
+    hire_year = np.array([date_of(d).year for d in appointed_day])
+    birth_year = hire_year - np.floor(age_at_hire).astype(np.int64)
     sex = _categorical(
         rng,
-        [1 - spec["share_female"] - spec["share_sex_unknown"], spec["share_female"], spec["share_sex_unknown"]],
+        [
+            1 - spec["share_female"] - spec["share_sex_unknown"],
+            spec["share_female"],
+            spec["share_sex_unknown"],
+        ],
         n,
     )
     race_shares = [spec["race_shares"].get(r, 0.0) for r in RACES]
@@ -374,7 +390,9 @@ def _train(scenario: dict, study: _Study, officers: dict, rng: np.random.Generat
     officers["session_day"] = session_day
     index = np.flatnonzero(recorded)
     cohort_month = np.array([date_of(d).strftime("%y%m") for d in session_day[index]], dtype=object)
-    session_ids = [f"DE{m}-{s + 1:02d}" for m, s in zip(cohort_month, session_index[index], strict=True)]
+    session_ids = [
+        f"DE{m}-{s + 1:02d}" for m, s in zip(cohort_month, session_index[index], strict=True)
+    ]
     return {
         "officer": index,
         "session_id": session_ids,
@@ -402,12 +420,18 @@ def _simulate_calls(scenario: dict, study: _Study, officers: dict, rngs) -> tupl
     month_first = study.month_start_days[None, :]
     active_days = np.clip(last_day - month_first + 1, 0, study.month_days[None, :])
     expected = (
-        primary_rate * officers["call_multiplier"][:, None] * active_days / study.month_days[None, :]
+        primary_rate
+        * officers["call_multiplier"][:, None]
+        * active_days
+        / study.month_days[None, :]
     )
     n_primary = rng.poisson(expected).ravel()
     officer = np.repeat(np.repeat(np.arange(n), n_months), n_primary)
     month = np.repeat(np.tile(np.arange(n_months), n), n_primary)
-    offset = np.floor(rng.random(len(officer)) * active_days.ravel()[np.repeat(np.arange(n * n_months), n_primary)])
+    offset = np.floor(
+        rng.random(len(officer))
+        * active_days.ravel()[np.repeat(np.arange(n * n_months), n_primary)]
+    )
     work_day = study.month_start_days[month] + offset.astype(np.int64)
     received = (
         work_day * SECONDS_PER_DAY
@@ -417,7 +441,7 @@ def _simulate_calls(scenario: dict, study: _Study, officers: dict, rngs) -> tupl
     window_end_s = (study.end_day + 1) * SECONDS_PER_DAY
     received = np.where(received >= window_end_s, received - SECONDS_PER_DAY, received)
     received = avoid_dst_changes(received, MAX_CHAIN_S, study.years)
-    order = np.lexsort((officer, received))
+    order = np.argsort(received * n + officer, kind="stable")
     officer, work_day, received = officer[order], work_day[order], received[order]
     n_calls = len(received)
 
@@ -426,20 +450,24 @@ def _simulate_calls(scenario: dict, study: _Study, officers: dict, rngs) -> tupl
     is_self = rng.random(n_calls) < self_share[call_type]
     priority = np.array([int(t["priority"]) for t in types.values()])[call_type]
     dispatch_mean = np.array([0, 2, 4, 8, 15, 20, 20, 20, 20, 20])[priority] * 60.0
-    dispatch_delay = np.where(is_self, 0, np.minimum(rng.exponential(dispatch_mean), 1800)).astype(np.int64)
-    travel = np.where(is_self, 0, np.minimum(rng.exponential(7 * 60.0, n_calls), 2700)).astype(np.int64)
+    # seconds: dispatch delay by priority (at most 30 min), travel (at most 45 min), on scene
+    # (2 min to 3 h); together at most MAX_CHAIN_S
+    dispatch_delay = np.minimum(rng.exponential(dispatch_mean), 1800).astype(np.int64)
+    dispatch_delay[is_self] = 0
+    travel = np.minimum(rng.exponential(7 * 60.0, n_calls), 2700).astype(np.int64)
+    travel[is_self] = 0
     median_s = float(spec["on_scene_minutes_median"]) * 60
-    on_scene = np.clip(rng.lognormal(np.log(median_s), 0.7, n_calls), 120, 3 * 3600).astype(np.int64)
+    on_scene = rng.lognormal(np.log(median_s), 0.7, n_calls)
+    on_scene = np.clip(on_scene, 120, 3 * 3600).astype(np.int64)
     dispatched = received + dispatch_delay
     arrived = dispatched + travel
     cleared = arrived + on_scene
     traffic = np.array([name in ("traffic_stop",) for name in type_names])
     disposition_rows = np.array([DISPOSITION_SHARES, TRAFFIC_DISPOSITION_SHARES])
     disposition = _categorical_by_row(rng, disposition_rows, traffic[call_type].astype(np.int64))
-    beat = (
-        officers["precinct"][officer] * len(BEAT_LETTERS) * BEATS_PER_LETTER
-        + rng.integers(0, len(BEAT_LETTERS) * BEATS_PER_LETTER, n_calls)
-    )
+    beats_per_precinct = len(BEAT_LETTERS) * BEATS_PER_LETTER
+    beat = officers["precinct"][officer] * beats_per_precinct
+    beat = beat + rng.integers(0, beats_per_precinct, n_calls)
     year = np.array([date_of(d).year % 100 for d in range(study.start_day - 1, study.end_day + 2)])
     call_year = year[received // SECONDS_PER_DAY - (study.start_day - 1)]
     first_of_year = np.searchsorted(call_year, call_year, side="left")
@@ -459,9 +487,8 @@ def _simulate_calls(scenario: dict, study: _Study, officers: dict, rngs) -> tupl
         "beat": beat,
         "disposition": disposition,
     }
-    calls["group"] = np.array(
-        [calls["group_names"].index(t["group"]) for t in types.values()]
-    )[call_type]
+    group_of_type = [calls["group_names"].index(t["group"]) for t in types.values()]
+    calls["group"] = np.array(group_of_type)[call_type]
     attendance = _attendance(officers, calls, officer, backups_p, rngs["backups"])
     return calls, attendance
 
@@ -487,14 +514,18 @@ def _attendance(officers: dict, calls: dict, primary: np.ndarray, backups_p, rng
         if slot == 2:
             keep &= candidate != chosen[0][1]
         chosen.append((keep, candidate))
-    call_index = [np.arange(n_calls)] + [np.flatnonzero(keep) for keep, _ in chosen]
-    officer = [primary] + [candidate[keep] for keep, candidate in chosen]
-    role = [np.zeros(n_calls, dtype=np.int64)] + [np.ones(len(c), dtype=np.int64) for c in call_index[1:]]
-    call = np.concatenate(call_index)
-    officer = np.concatenate(officer)
-    role = np.concatenate(role)
-    order = np.lexsort((role, call))
-    call, officer, role = call[order], officer[order], role[order]
+    # rows ordered by call, then primary, first backup, second backup (no sort needed)
+    (keep_1, backup_1), (keep_2, backup_2) = chosen
+    per_call = 1 + keep_1.astype(np.int64) + keep_2
+    first_row = np.cumsum(per_call) - per_call
+    n_rows = int(per_call.sum())
+    call = np.repeat(np.arange(n_calls), per_call)
+    officer = np.empty(n_rows, dtype=np.int64)
+    role = np.ones(n_rows, dtype=np.int64)
+    officer[first_row] = primary
+    role[first_row] = 0
+    officer[first_row[keep_1] + 1] = backup_1[keep_1]
+    officer[first_row[keep_2] + 1 + keep_1[keep_2]] = backup_2[keep_2]
     # backups arrive after the primary and leave no later than the call clears
     arrived_call, cleared_call = calls["arrived"][call], calls["cleared"][call]
     on_scene = cleared_call - arrived_call
@@ -531,7 +562,12 @@ def _events_per_attendance(rng, officers, attendance, spec, calls_per_month, mul
 def _simulate_force(scenario, study, officers, attendance, rng) -> dict:
     spec = scenario["force"]
     row = _events_per_attendance(
-        rng, officers, attendance, spec, float(scenario["calls"]["per_officer_month"]), "force_multiplier"
+        rng,
+        officers,
+        attendance,
+        spec,
+        float(scenario["calls"]["per_officer_month"]),
+        "force_multiplier",
     )
     n = len(row)
     span = attendance["cleared"][row] - attendance["arrived"][row]
@@ -539,7 +575,9 @@ def _simulate_force(scenario, study, officers, attendance, rng) -> dict:
     order = np.lexsort((row, occurred))
     row, occurred = row[order], occurred[order]
     level = _categorical(rng, spec["level_shares"], n)
-    force_type_names = sorted({name for level_types in FORCE_TYPES_BY_LEVEL for name, _ in level_types})
+    force_type_names = sorted(
+        {name for level_types in FORCE_TYPES_BY_LEVEL for name, _ in level_types}
+    )
     force_type = np.empty(n, dtype=np.int64)
     for lvl, level_types in enumerate(FORCE_TYPES_BY_LEVEL):
         at_level = level == lvl
@@ -618,7 +656,9 @@ def _simulate_complaints(scenario, study, officers, attendance, rng) -> dict:
 def _simulate_videos(scenario, study, officers, calls, attendance, rngs):
     rng = rngs["videos"]
     spec = scenario["videos"]
-    n_coded = max(int(round(float(spec["coded_clips"]) * study.n_trial / scenario["officers"]["n_trial"])), 2)
+    n_coded = max(
+        int(round(float(spec["coded_clips"]) * study.n_trial / scenario["officers"]["n_trial"])), 2
+    )
     n_per_period = {0: n_coded // 2, 1: n_coded - n_coded // 2}
     arrival_day = attendance["arrived"] // SECONDS_PER_DAY
     is_trial = officers["is_trial"][attendance["officer"]]
@@ -723,8 +763,19 @@ def _code_videos(scenario, study, officers, calls, attendance, videos, rngs):
 
 
 def _assemble(
-    scenario, seed, scale, study, officers, training, calls, attendance, force, complaints, videos,
-    codings, encounters,
+    scenario,
+    seed,
+    scale,
+    study,
+    officers,
+    training,
+    calls,
+    attendance,
+    force,
+    complaints,
+    videos,
+    codings,
+    encounters,
 ) -> SimulatedDepartment:
     years = study.years
     officer_id = np.array([str(e) for e in officers["employee_number"]], dtype=object)
@@ -753,11 +804,15 @@ def _assemble(
     block_names = [f"{p}-{s}" for p in precinct_names for s in shift_names]
     assignments = pd.DataFrame(
         {
-            "trial_id": _text(np.full(len(trial), str(scenario["study"]["trial_id"]), dtype=object)),
+            "trial_id": _text(
+                np.full(len(trial), str(scenario["study"]["trial_id"]), dtype=object)
+            ),
             "officer_id": officer_text(trial),
             "block_id": _codes(officers["block"][trial], block_names),
             "arm": _codes(arm, ("treatment", "control")),
-            "cohort_on": _dates(np.where(arm == 0, study.treatment_cohort_day, study.control_cohort_day)),
+            "cohort_on": _dates(
+                np.where(arm == 0, study.treatment_cohort_day, study.control_cohort_day)
+            ),
             "assigned_on": _dates(np.full(len(trial), study.randomized_day)),
         }
     )
@@ -765,7 +820,9 @@ def _assemble(
         {
             "officer_id": officer_text(training["officer"]),
             "session_id": _text(np.array(training["session_id"], dtype=object)),
-            "curriculum": _text(np.full(len(training["officer"]), training["curriculum"], dtype=object)),
+            "curriculum": _text(
+                np.full(len(training["officer"]), training["curriculum"], dtype=object)
+            ),
             "attended_on": _dates(training["attended_day"]),
             "is_completed": training["is_completed"].astype(bool),
             "hours": training["hours"].astype(float),
@@ -878,7 +935,9 @@ def _assemble(
             "is_trial": officers["is_trial"],
             "arm": pd.Categorical.from_codes(officers["arm"], categories=["treatment", "control"]),
             "is_complier": officers["is_complier"],
-            "trained_on": _dates(np.where(officers["trained_day"] == no_day, -1, officers["trained_day"])),
+            "trained_on": _dates(
+                np.where(officers["trained_day"] == no_day, -1, officers["trained_day"])
+            ),
             "call_multiplier": officers["call_multiplier"],
             "force_multiplier": officers["force_multiplier"],
         }

@@ -13,9 +13,8 @@ from middlestep.contract import SSO_ITEMS
 
 DEFAULT_SCENARIO_PATH = Path(__file__).with_name("default_scenario.yaml")
 
-# Sections whose keys a user may extend (new call types must also be known to the mapping,
-# so they are checked separately below).
-_OPEN_SECTIONS = {("officers", "shifts"), ("officers", "race_shares")}
+# Sections whose keys a user may extend (shift names are free text in the export).
+_OPEN_SECTIONS = {("officers", "shifts")}
 _ITEM_KEYS = {
     "binary": {
         "kind",
@@ -103,7 +102,9 @@ def validate_scenario(scenario: dict) -> None:
     for name, spec in items.items():
         kind = spec.get("kind")
         if kind != SSO_ITEMS[name]:
-            raise ScenarioError(f"sso_items.{name}.kind is {kind!r}, the codebook says {SSO_ITEMS[name]}")
+            raise ScenarioError(
+                f"sso_items.{name}.kind is {kind!r}, the codebook says {SSO_ITEMS[name]}"
+            )
         extra = set(spec) - _ITEM_KEYS[kind]
         if extra:
             raise ScenarioError(f"sso_items.{name}: unknown keys {', '.join(sorted(extra))}")
@@ -119,12 +120,18 @@ def validate_scenario(scenario: dict) -> None:
             if call_type not in scenario["calls"]["types"]:
                 raise ScenarioError(f"sso_items.{name}: unknown call type {call_type}")
         seen.append(name)
-    from middlestep.synth.export import CALL_TYPE_CODES
+    from middlestep.synth.export import CALL_TYPE_CODES, STRATUM_GROUP_CODES
 
+    # the department's codes are fixed in departments/synthetic.yaml
     unknown_types = set(scenario["calls"]["types"]) - set(CALL_TYPE_CODES)
     if unknown_types:
         raise ScenarioError(
             "call types the department's mapping does not know: " + ", ".join(sorted(unknown_types))
+        )
+    groups = {spec["group"] for spec in scenario["calls"]["types"].values()}
+    if groups - set(STRATUM_GROUP_CODES):
+        raise ScenarioError(
+            "call type groups must be among " + ", ".join(sorted(STRATUM_GROUP_CODES))
         )
     shares = [spec["share"] for spec in scenario["calls"]["types"].values()]
     if abs(sum(shares) - 1.0) > 1e-6:

@@ -6,26 +6,30 @@ MODEL (
     audits (
         not_null(columns := (department_id, coding_id, video_id, coder_id)),
         unique_combination_of_columns(columns := (department_id, coding_id)),
-        accepted_range("column" := personal_conversation, min_v := 0, max_v := 1),
-        accepted_range("column" := repeated_commands, min_v := 0, max_v := 1),
-        accepted_range("column" := commands_issued, min_v := 0, max_v := 200),
-        accepted_range("column" := empathy, min_v := 1, max_v := 5),
-        accepted_range("column" := explained_reason, min_v := 0, max_v := 1),
-        accepted_range("column" := listened, min_v := 1, max_v := 5),
-        accepted_range("column" := respect, min_v := 1, max_v := 5),
-        accepted_range("column" := calm_tone, min_v := 1, max_v := 5),
-        accepted_range("column" := gave_choices, min_v := 0, max_v := 1),
-        accepted_range("column" := used_time_distance, min_v := 0, max_v := 1),
-        accepted_range("column" := threatened, min_v := 0, max_v := 1),
-        accepted_range("column" := used_profanity, min_v := 0, max_v := 1),
-        accepted_range("column" := civilian_resistance, min_v := 1, max_v := 5),
-        accepted_range("column" := civilian_demeanor, min_v := 1, max_v := 5),
-        accepted_range("column" := civilian_intoxicated, min_v := 0, max_v := 1),
-        accepted_range("column" := civilian_mental_illness, min_v := 0, max_v := 1),
-        accepted_range("column" := civilian_weapon, min_v := 0, max_v := 1),
-        accepted_range("column" := arrest, min_v := 0, max_v := 1),
-        accepted_range("column" := force_used, min_v := 0, max_v := 1),
-        accepted_range("column" := injury, min_v := 0, max_v := 1)
+        forall(
+            criteria := (
+                personal_conversation BETWEEN 0 AND 1,
+                repeated_commands BETWEEN 0 AND 1,
+                commands_issued BETWEEN 0 AND 200,
+                empathy BETWEEN 1 AND 5,
+                explained_reason BETWEEN 0 AND 1,
+                listened BETWEEN 1 AND 5,
+                respect BETWEEN 1 AND 5,
+                calm_tone BETWEEN 1 AND 5,
+                gave_choices BETWEEN 0 AND 1,
+                used_time_distance BETWEEN 0 AND 1,
+                threatened BETWEEN 0 AND 1,
+                used_profanity BETWEEN 0 AND 1,
+                civilian_resistance BETWEEN 1 AND 5,
+                civilian_demeanor BETWEEN 1 AND 5,
+                civilian_intoxicated BETWEEN 0 AND 1,
+                civilian_mental_illness BETWEEN 0 AND 1,
+                civilian_weapon BETWEEN 0 AND 1,
+                arrest BETWEEN 0 AND 1,
+                force_used BETWEEN 0 AND 1,
+                injury BETWEEN 0 AND 1
+            )
+        )
     )
 );
 
