@@ -160,20 +160,20 @@ def _panel(
     )
     if active and active in officer_months.columns:
         in_window &= officer_months[active].fillna(False).astype(bool)
+    window = officer_months[in_window]
+    month_start = month_start[in_window]
     data = pd.DataFrame(
         {
-            "y": pd.to_numeric(officer_months[outcome], errors="coerce").astype(float),
-            "treated_arm": treatment_indicator(officer_months[arm]),
+            "y": pd.to_numeric(window[outcome], errors="coerce").astype(float),
+            "treated_arm": treatment_indicator(window[arm]),
             "post": (month_start >= trial_month).astype(float),
             "month": month_start.dt.strftime("%Y-%m"),
-            "cluster": officer_months[cluster],
+            "cluster": window[cluster],
             "exposure": (
-                pd.to_numeric(officer_months[exposure], errors="coerce").astype(float)
-                if exposure
-                else 1.0
+                pd.to_numeric(window[exposure], errors="coerce").astype(float) if exposure else 1.0
             ),
         }
-    )[in_window]
+    )
     data = data.dropna(subset=["y", "treated_arm", "cluster"])
     without_exposure = ~(data["exposure"] > 0)
     n_zero = int(without_exposure.sum())

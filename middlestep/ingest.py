@@ -503,7 +503,7 @@ def _checked_rows_sql(
     key = ", ".join(f'"v__{k}"' for k in table.key)
     key_present = " and ".join(f'"v__{k}" is not null' for k in table.key)
     roster_check = "cast(null as varchar)"
-    if "officer_id" in table.field_names and table.name != "officers":
+    if _checks_roster(table):
         has_roster = connection.execute(
             "select count(*) > 0 from raw.officers where department_id = ?",
             [mapping.department_id],
@@ -536,7 +536,12 @@ def _checked_rows_sql(
 
 
 def _error_names(table: Table) -> list[str]:
-    return [f.name for f in table.fields] + ["officer_roster", "key"]
+    roster = ["officer_roster"] if _checks_roster(table) else []
+    return [f.name for f in table.fields] + roster + ["key"]
+
+
+def _checks_roster(table: Table) -> bool:
+    return "officer_id" in table.field_names and table.name != "officers"
 
 
 def _insert_loaded(

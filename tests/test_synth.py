@@ -257,7 +257,7 @@ def test_local_time_conversion_matches_the_time_zone_database():
 
 
 def _active_officer_months(sim) -> pd.Series:
-    months = pd.date_range("2024-01-01", "2026-12-01", freq="MS")
+    months = pd.date_range("2023-01-01", "2025-12-01", freq="MS")
     separated = sim.officers.set_index("officer_id")["separated_on"]
     active = {
         officer: float(((pd.isna(sep)) | (months < sep)).sum() if pd.notna(sep) else len(months))
@@ -286,7 +286,7 @@ def test_coded_clips_are_balanced_and_one_in_five_double_coded(default_sim):
     coded = videos[videos["is_sampled_for_coding"]]
     assert len(coded) == 600
     assert len(videos) == 3000
-    post = coded["started_at"] >= pd.Timestamp("2025-01-01")
+    post = coded["started_at"] >= pd.Timestamp("2024-01-01")
     assert abs(int(post.sum()) - 300) <= 2
     codings = default_sim.sso_codings
     per_video = codings.groupby("video_id", observed=True)["coder_id"].agg(["size", "nunique"])
