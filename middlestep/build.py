@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,22 +173,26 @@ def _context(warehouse: Path, project_root: Path) -> Iterator:
     previous_console = get_console()
     console = _quiet_console()
     set_console(console)
-    context = None
-    try:
-        context = Context(paths=str(project_root))
-        yield context
-    except SQLMeshError as error:
-        raise BuildError(f"SQLMesh failed: {error}", console.errors) from error
-    finally:
-        if context is not None:
-            context.close()
-        set_console(previous_console)
-        for warning in console.warnings:
-            logger.warning("sqlmesh: %s", warning)
-        if previous_env is None:
-            os.environ.pop(WAREHOUSE_ENV, None)
-        else:
-            os.environ[WAREHOUSE_ENV] = previous_env
+    with warnings.catch_warnings():
+        # SQLMesh's seed loader and macro evaluator warn about their own pandas and Python use
+        for category in (FutureWarning, UserWarning, SyntaxWarning):
+            warnings.simplefilter("ignore", category=category)
+        context = None
+        try:
+            context = Context(paths=str(project_root))
+            yield context
+        except SQLMeshError as error:
+            raise BuildError(f"SQLMesh failed: {error}", console.errors) from error
+        finally:
+            if context is not None:
+                context.close()
+            set_console(previous_console)
+            for warning in console.warnings:
+                logger.warning("sqlmesh: %s", warning)
+            if previous_env is None:
+                os.environ.pop(WAREHOUSE_ENV, None)
+            else:
+                os.environ[WAREHOUSE_ENV] = previous_env
 
 
 def _execution_time(context) -> dt.datetime:

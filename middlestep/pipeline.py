@@ -205,11 +205,11 @@ def analyze(home: Home, department: str | None = None, *, allow_ungated: bool = 
             f"the quality gate {why} for build {identity.build_id}: run `middlestep check` "
             "and fix what it reports (or pass --allow-ungated to mark every output UNGATED)"
         )
-    marts = load_marts(home.warehouse, department)
-    department_id = department or marts.department_id
+    department_id = department or _only_department(home)
+    marts = load_marts(home.warehouse, department_id)
     analysis = Analysis(department_id, is_gated, identity.build_id)
     analysis.balance = balance_table(marts.officers, marts.officer_months)
-    analysis.reliability = marts.reliability
+    analysis.reliability = marts.sso_reliability
     if len(marts.encounters):
         analysis.effects += itt_effects(marts.encounters, _confirmatory_items(SSO_ITEMS))
     else:
@@ -217,6 +217,22 @@ def analyze(home: Home, department: str | None = None, *, allow_ungated: bool = 
     for outcome in ("force_reports", "complaints"):
         analysis.effects.append(force_effect(marts.officer_months, outcome=outcome))
     return analysis
+
+
+def _only_department(home: Home) -> str:
+    with connect(home.warehouse, read_only=True) as connection:
+        departments = [
+            row[0]
+            for row in connection.execute(
+                "select distinct department_id from marts.dim_officers order by 1"
+            ).fetchall()
+        ]
+    if len(departments) != 1:
+        raise PipelineError(
+            f"the warehouse holds departments {', '.join(departments) or '(none)'}: "
+            "choose one with --department"
+        )
+    return departments[0]
 
 
 def _confirmatory_items(items: dict[str, str]) -> dict[str, str]:
@@ -343,7 +359,7 @@ def nightly_run(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
     if not gate.passed:
         line = f"FAILED gate on build {identity.build_id} ({counts}); see `middlestep check`"
         return RunOutcome(1, line)
-    paths = report(home, department=None)
+    paths = report(home, summary.department_id)
     return RunOutcome(0, f"OK build {identity.build_id} ({counts}); report {paths.html}")
 
 
