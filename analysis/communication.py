@@ -128,7 +128,7 @@ def _did_frame(
         {
             "y": pd.to_numeric(encounters[outcome], errors="coerce").astype(float),
             "treated_arm": treatment_indicator(encounters[arm]),
-            "post": encounters[period].map({"pre": 0.0, "post": 1.0}),
+            "post": encounters[period].astype("object").map({"pre": 0.0, "post": 1.0}),
             "cluster": encounters[cluster],
         }
     )

@@ -277,7 +277,8 @@ def _earliest_affected_month(context, changed: list[str], built: dict[str, str])
         if name not in EVENT_TIMES:
             continue
         same_key = " and ".join(
-            f"n.{column} = r.{column}" for column in ("department_id", *RAW_TABLES[name].key)
+            f"n.{column} is not distinct from r.{column}"
+            for column in ("department_id", *RAW_TABLES[name].key)
         )
         since = _built_batch(built, name)
         rows = context.engine_adapter.fetchall(

@@ -68,6 +68,18 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", type=float, default=1.0)
 
     commands.add_parser("status", help="last run, gate, freshness, what to do next")
+
+    panel = commands.add_parser("panel", help="a roll-out's officer x month panel from the marts")
+    panel.add_argument("--department", required=True)
+    panel.add_argument(
+        "--balanced",
+        action="store_true",
+        help="every officer still serving after the study window x every month (required: the "
+        "only panel there is)",
+    )
+    panel.add_argument("--sample", choices=("full", "main", "omit-late"), default="full")
+    panel.add_argument("--trial", help="the trial_id (default: the department's only trial)")
+    panel.add_argument("--out", required=True, type=Path, help="a .csv or .parquet file")
     return parser
 
 
@@ -142,6 +154,15 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         return 0
     if args.command == "status":
         print(pipeline.status(home))
+        return 0
+    if args.command == "panel":
+        from middlestep.panel import balanced_panel, write_panel
+
+        if not args.balanced:
+            raise pipeline.PipelineError("only the balanced panel is built: pass --balanced")
+        frame = balanced_panel(home.warehouse, args.department, args.sample, trial_id=args.trial)
+        out = write_panel(frame, args.out)
+        print(f"wrote {len(frame)} officer-months of {frame['uid'].nunique()} officers to {out}")
         return 0
     raise AssertionError(args.command)
 

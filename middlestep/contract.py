@@ -35,7 +35,8 @@ class Field:
 @dataclass(frozen=True)
 class Table:
     name: str
-    key: tuple[str, ...]  # the grain, without department_id
+    # the grain, without department_id; an optional key field may be NULL (NULLs compare equal)
+    key: tuple[str, ...]
     fields: tuple[Field, ...] = field(default_factory=tuple)
 
     def field(self, name: str) -> Field:
@@ -130,6 +131,20 @@ RAW_TABLES: dict[str, Table] = {
             ),
         ),
         Table(
+            # officer x unit assignment: which unit an officer served in, from when to when.
+            # A snapshot (the unit on one date, e.g. at training) maps both dates to that date.
+            "officer_units",
+            key=("officer_id", "started_on"),
+            fields=(
+                Field("officer_id", TEXT, required=True),
+                Field("unit_id", TEXT, required=True),
+                Field("unit_type", TEXT),  # the department's kind of unit (district, special, ...)
+                Field("unit_name", TEXT),
+                Field("started_on", DATE, required=True),
+                Field("ended_on", DATE),
+            ),
+        ),
+        Table(
             "trial_assignments",
             key=("trial_id", "officer_id"),
             fields=(
@@ -216,6 +231,9 @@ RAW_TABLES: dict[str, Table] = {
                 Field("occurred_at", TIMESTAMP, required=True),
                 Field("call_id", TEXT),
                 Field("force_type", TEXT, codes=FORCE_TYPES),
+                # the department's own classification of the force, kept as exported (for a
+                # department whose categories do not map onto FORCE_TYPES one to one)
+                Field("force_category", TEXT),
                 Field("force_level", INTEGER, codes=(1, 2, 3)),
                 Field("subject_resistance", TEXT, codes=RESISTANCE_LEVELS),
                 Field("is_subject_injured", BOOLEAN),
@@ -225,10 +243,13 @@ RAW_TABLES: dict[str, Table] = {
         ),
         Table(
             "complaints",
-            key=("complaint_id", "officer_id"),
+            # record_id tells apart rows of one complaint x officer (an allegation, or a record
+            # of another release with its own date or finding); NULL when the export has one row
+            key=("complaint_id", "officer_id", "record_id"),
             fields=(
                 Field("complaint_id", TEXT, required=True),
                 Field("officer_id", TEXT, required=True),
+                Field("record_id", TEXT),
                 Field("occurred_at", TIMESTAMP, required=True),
                 Field("received_at", TIMESTAMP),
                 Field("allegation", TEXT),

@@ -35,6 +35,7 @@ from middlestep.contract import (
     TIMESTAMP,
     Field,
     Table,
+    columns_with_types,
 )
 from middlestep.mapping import DepartmentMapping, FieldMapping, TableMapping
 from middlestep.warehouse import Home, init_warehouse
@@ -368,10 +369,23 @@ def _source_expression(field_mapping: FieldMapping | None, null_values: tuple[st
     """The raw text of a field, NULL for the department's null tokens."""
     if field_mapping is None:
         return "cast(null as varchar)"
+    tokens = ", ".join(_sql_literal(token) for token in null_values)
+    if field_mapping.columns:
+        # a composite: the cells joined by the separator (a null cell as ''), NULL if all are null
+        cells = [f'trim("{column}")' for column in field_mapping.columns]
+        is_null = [f"({cell} is null or {cell} in ({tokens}))" for cell in cells]
+        parts = ", ".join(
+            f"case when {null} then '' else {cell} end"
+            for null, cell in zip(is_null, cells, strict=True)
+        )
+        all_null = " and ".join(is_null)
+        return (
+            f"case when {all_null} then null "
+            f"else concat_ws({_sql_literal(field_mapping.separator)}, {parts}) end"
+        )
     if field_mapping.column is None:
         return f"cast({_sql_literal(field_mapping.constant)} as varchar)"
     cell = f'trim("{field_mapping.column}")'
-    tokens = ", ".join(_sql_literal(token) for token in null_values)
     return f"case when {cell} in ({tokens}) then null else {cell} end"
 
 
@@ -501,7 +515,10 @@ def _checked_rows_sql(
         error_columns.append(f'{error} as "e__{name}"')
 
     key = ", ".join(f'"v__{k}"' for k in table.key)
-    key_present = " and ".join(f'"v__{k}" is not null' for k in table.key)
+    # an optional key field may be NULL: rows equal in every key field (NULL = NULL) duplicate
+    key_present = " and ".join(
+        f'"v__{k}" is not null' for k in table.key if table.field(k).required
+    )
     roster_check = "cast(null as varchar)"
     if _checks_roster(table):
         has_roster = connection.execute(
@@ -555,8 +572,10 @@ def _insert_loaded(
         values.append(value)
     no_error = " and ".join(f'"e__{name}" is null' for name in _error_names(table))
     before = connection.execute(f"select count(*) from raw.{table.name}").fetchone()[0]
+    # columns by name: a warehouse created before a contract field was added has it last
+    names = ", ".join(f'"{name}"' for name in columns_with_types(table))
     connection.execute(
-        f"insert into raw.{table.name} select {_sql_literal(department_id)}, "
+        f"insert into raw.{table.name} ({names}) select {_sql_literal(department_id)}, "
         f"{', '.join(values)}, {batch_id}, _source_line from checked_rows where {no_error} "
         "order by _source_line"
     )

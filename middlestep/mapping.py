@@ -31,6 +31,9 @@ class FieldMapping:
     constant: Any = None
     format: str | None = None
     values: dict[str, Any] | None = None
+    # several source columns joined into one text value (a composite id), in this order
+    columns: tuple[str, ...] | None = None
+    separator: str = "|"
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,10 @@ class TableMapping:
 
     @property
     def source_columns(self) -> tuple[str, ...]:
-        return tuple(f.column for f in self.fields if f.column is not None)
+        names = []
+        for f in self.fields:
+            names += list(f.columns) if f.columns else [f.column] if f.column is not None else []
+        return tuple(names)
 
 
 @dataclass(frozen=True)
@@ -137,8 +143,20 @@ def _parse_field(name: str, source: Any, where: str) -> FieldMapping:
         raise MappingError(f"{where}: expected a column name or a mapping, got {source!r}")
     if "value" in source:
         return FieldMapping(field=name, constant=source["value"])
+    if "columns" in source:
+        columns = source["columns"]
+        if not isinstance(columns, list) or not columns:
+            raise MappingError(f"{where}: 'columns' needs a list of source columns")
+        extra = sorted(set(source) - {"columns", "separator"})
+        if extra:
+            raise MappingError(f"{where}: 'columns' joins text; it takes no {', '.join(extra)}")
+        return FieldMapping(
+            field=name,
+            columns=tuple(str(c) for c in columns),
+            separator=str(source.get("separator", "|")),
+        )
     if "column" not in source:
-        raise MappingError(f"{where}: needs 'column' or 'value'")
+        raise MappingError(f"{where}: needs 'column', 'columns' or 'value'")
     values = source.get("values")
     if values and any(isinstance(code, bool) for code in values):
         # YAML reads unquoted yes/no/on/off as booleans, not as the department's codes

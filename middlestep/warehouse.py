@@ -122,7 +122,13 @@ def init_warehouse(connection: duckdb.DuckDBPyConnection) -> None:
     """Create schema raw with every contract table (empty), so every model builds."""
     connection.execute("create schema if not exists raw")
     for table in RAW_TABLES.values():
-        connection.execute(_create_table_sql(f"raw.{table.name}", columns_with_types(table)))
+        columns = columns_with_types(table)
+        connection.execute(_create_table_sql(f"raw.{table.name}", columns))
+        # a field added to the contract after this warehouse was created: add it (NULL so far)
+        for column, column_type in columns.items():
+            connection.execute(
+                f'alter table raw.{table.name} add column if not exists "{column}" {column_type}'
+            )
     connection.execute(_create_table_sql("raw.departments", RAW_DEPARTMENTS_COLUMNS))
     connection.execute(_create_table_sql("raw._batches", BATCHES_COLUMNS))
     connection.execute(_create_table_sql("raw._rejects", REJECTS_COLUMNS))

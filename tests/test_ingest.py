@@ -174,3 +174,98 @@ def test_mapping_errors_name_the_table_and_field():
         parse_mapping(broken)
     with pytest.raises(MappingError, match="required officer_id"):
         parse_mapping({"department_id": "x", "tables": {"officers": {"file": "r.csv"}}})
+
+
+COMPLAINTS_MAPPING = {
+    "department_id": "tiny",
+    "tables": {
+        "officers": MAPPING["tables"]["officers"],
+        "complaints": {
+            "file": "complaints.csv",
+            "columns": {
+                "complaint_id": "CR",
+                "officer_id": "EMP",
+                "record_id": {"columns": ["DATE", "FINDING"]},
+                "occurred_at": "DATE",
+                "finding": {"column": "FINDING", "values": {"S": "sustained", "O": "other"}},
+            },
+        },
+    },
+}
+
+
+def test_a_composite_record_id_keeps_differing_records_of_one_complaint_and_officer(tmp_path):
+    complaints = (
+        "CR,EMP,DATE,FINDING\n"
+        "C1,A1,2024-03-01,\n"  # two releases: one without a finding
+        "C1,A1,2024-03-01,S\n"  # ... one with it
+        "C1,A1,2024-03-01,S\n"  # an exact repeat: a duplicate key
+        "C2,A1,2024-03-05,O\n"
+    )
+    export = write_export(tmp_path / "export")
+    (export / "complaints.csv").write_text(complaints)
+    home = Home.resolve(tmp_path / "home")
+    ingest_export(home, export, parse_mapping(COMPLAINTS_MAPPING), as_of=AS_OF)
+    assert query(home, "select complaint_id, record_id from raw.complaints order by 1, 2") == [
+        ("C1", "2024-03-01|"),
+        ("C1", "2024-03-01|S"),
+        ("C2", "2024-03-05|O"),
+    ]
+    assert query(
+        home, "select line_number, reason from raw._rejects where table_name = 'complaints'"
+    ) == [(4, "key: duplicate key within the file (first at line 3)")]
+
+
+def test_rows_equal_in_every_key_field_are_duplicates_even_when_an_optional_one_is_null(tmp_path):
+    mapping = {
+        "department_id": "tiny",
+        "tables": {
+            "complaints": {
+                "file": "complaints.csv",
+                "columns": {"complaint_id": "CR", "officer_id": "EMP", "occurred_at": "DATE"},
+            }
+        },
+    }
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "complaints.csv").write_text("CR,EMP,DATE\nC1,A1,2024-03-01\nC1,A1,2024-03-02\n")
+    home = Home.resolve(tmp_path / "home")
+    summary = ingest_export(home, export, parse_mapping(mapping), as_of=AS_OF)
+    assert (summary.rows_loaded, summary.rows_rejected) == (1, 1)
+
+
+def test_a_warehouse_created_before_a_contract_field_was_added_gets_the_field(tmp_path):
+    home = Home.resolve(tmp_path / "home")
+    home.ensure()
+    with duckdb.connect(str(home.warehouse)) as connection:
+        connection.execute("create schema raw")
+        connection.execute(
+            "create table raw.complaints (department_id text, complaint_id text, "
+            "officer_id text, occurred_at timestamp, received_at timestamp, allegation text, "
+            "finding text, is_sustained boolean, _batch_id integer, _source_line integer)"
+        )
+    export = write_export(tmp_path / "export")
+    (export / "complaints.csv").write_text("CR,EMP,DATE,FINDING\nC1,A1,2024-03-01,S\n")
+    ingest_export(home, export, parse_mapping(COMPLAINTS_MAPPING), as_of=AS_OF)
+    assert query(home, "select record_id, finding, _source_line from raw.complaints") == [
+        ("2024-03-01|S", "sustained", 2)
+    ]
+
+
+def test_a_composite_field_takes_no_value_map():
+    broken = {
+        "department_id": "x",
+        "tables": {
+            "complaints": {
+                "file": "c.csv",
+                "columns": {
+                    "complaint_id": "CR",
+                    "officer_id": "EMP",
+                    "occurred_at": "DATE",
+                    "record_id": {"columns": ["A", "B"], "values": {"x": "y"}},
+                },
+            }
+        },
+    }
+    with pytest.raises(MappingError, match="record_id.*takes no values"):
+        parse_mapping(broken)

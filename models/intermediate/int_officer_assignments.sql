@@ -1,6 +1,6 @@
 MODEL (
     name intermediate.int_officer_assignments,
-    description 'one trial assignment per officer (the marts carry one arm per officer): an officer in more than one trial keeps the earliest assignment, then the lowest trial_id',
+    description 'one trial assignment per officer (the marts carry one arm per officer): an officer in more than one trial keeps the earliest assignment, then the lowest trial_id; with the unit the officer served in on assigned_on (staging.stg_officer_units; the latest-started record covering that date)',
     kind FULL,
     grain (department_id, officer_id),
     audits (
@@ -28,6 +28,15 @@ WITH trial_assignments AS (
         trial_start_on,
         control_start_on
     FROM intermediate.int_trial_dates
+), officer_units AS (
+    SELECT
+        department_id,
+        officer_id,
+        unit_id,
+        unit_type,
+        started_on,
+        ended_on
+    FROM staging.stg_officer_units
 ), ranked_assignments AS (
     SELECT
         department_id,
@@ -51,6 +60,31 @@ WITH trial_assignments AS (
     FROM ranked_assignments
     WHERE
         assignment_rank = 1
+), ranked_units_at_assignment AS (
+    SELECT
+        first_assignments.department_id,
+        first_assignments.officer_id,
+        officer_units.unit_id,
+        officer_units.unit_type,
+        row_number() OVER (
+            PARTITION BY first_assignments.department_id, first_assignments.officer_id
+            ORDER BY officer_units.started_on DESC
+        ) AS unit_rank
+    FROM first_assignments
+    INNER JOIN officer_units
+        ON officer_units.department_id = first_assignments.department_id
+        AND officer_units.officer_id = first_assignments.officer_id
+        AND officer_units.started_on <= first_assignments.assigned_on
+        AND coalesce(officer_units.ended_on, first_assignments.assigned_on) >= first_assignments.assigned_on
+), units_at_assignment AS (
+    SELECT
+        department_id,
+        officer_id,
+        unit_id,
+        unit_type
+    FROM ranked_units_at_assignment
+    WHERE
+        unit_rank = 1
 )
 SELECT
     first_assignments.department_id,
@@ -62,8 +96,13 @@ SELECT
     first_assignments.cohort_on,
     date_trunc('MONTH', first_assignments.cohort_on)::DATE AS cohort_month,
     trial_dates.trial_start_on,
-    trial_dates.control_start_on
+    trial_dates.control_start_on,
+    units_at_assignment.unit_id AS unit_at_assignment,
+    units_at_assignment.unit_type AS unit_type_at_assignment
 FROM first_assignments
 LEFT JOIN trial_dates
     ON trial_dates.department_id = first_assignments.department_id
     AND trial_dates.trial_id = first_assignments.trial_id
+LEFT JOIN units_at_assignment
+    ON units_at_assignment.department_id = first_assignments.department_id
+    AND units_at_assignment.officer_id = first_assignments.officer_id

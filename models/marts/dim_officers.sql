@@ -1,6 +1,6 @@
 MODEL (
     name marts.dim_officers,
-    description 'one row per officer on the roster: demographics, trial arm or roll-out cohort (NULL for officers in no trial), first completed training and the hours attended',
+    description 'one row per officer on the roster: demographics, trial arm or roll-out cohort (NULL for officers in no trial), the unit (and its type) the officer served in when assigned, first completed training and the hours attended',
     kind FULL,
     grain (department_id, officer_id),
     audits (
@@ -10,7 +10,7 @@ MODEL (
         accepted_values("column" := sex, is_in := ('female', 'male', 'other', 'unknown')),
         accepted_values("column" := race, is_in := ('asian', 'black', 'hispanic', 'white', 'other', 'unknown')),
         accepted_range("column" := training_hours, min_v := 0),
-        accepted_range("column" := age_at_assignment, min_v := 16, max_v := 90),
+        accepted_range("column" := age_at_assignment, min_v := 16, max_v := 90, blocking := FALSE),
         assert_officer_exists
     )
 );
@@ -36,7 +36,9 @@ WITH officers AS (
         arm,
         assigned_on,
         cohort_on,
-        cohort_month
+        cohort_month,
+        unit_at_assignment,
+        unit_type_at_assignment
     FROM intermediate.int_officer_assignments
 ), officer_training AS (
     SELECT
@@ -63,6 +65,8 @@ SELECT
     officer_assignments.assigned_on,
     officer_assignments.cohort_on,
     officer_assignments.cohort_month,
+    officer_assignments.unit_at_assignment,
+    officer_assignments.unit_type_at_assignment,
     officer_training.first_trained_on,
     coalesce(officer_training.has_completed_training, FALSE) AS has_completed_training,
     coalesce(officer_training.training_hours, 0)::DOUBLE AS training_hours,

@@ -1,6 +1,6 @@
 MODEL (
     name marts.fct_force_reports,
-    description 'one row per officer named in a force report; a report without a level takes its force type''s usual level (seeds/force_type_levels.csv)',
+    description 'one row per officer named in a force report; a report without a level takes its force type''s usual level (seeds/force_type_levels.csv); force_category is the department''s own classification, as exported',
     kind FULL,
     grain (department_id, report_id, officer_id),
     audits (
@@ -37,6 +37,7 @@ WITH force_reports AS (
         occurred_at,
         call_id,
         force_type,
+        force_category,
         force_level,
         subject_resistance,
         is_subject_injured,
@@ -64,6 +65,7 @@ SELECT
     date_trunc('MONTH', force_reports.occurred_at)::DATE AS month_start,
     force_reports.call_id,
     force_reports.force_type,
+    force_reports.force_category,
     coalesce(force_reports.force_level, force_type_levels.force_level) AS force_level,
     force_reports.subject_resistance,
     force_reports.is_subject_injured,

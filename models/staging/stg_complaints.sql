@@ -1,11 +1,11 @@
 MODEL (
     name staging.stg_complaints,
-    description 'raw.complaints is append-only: a corrected record arrives in a later batch, so keep the latest batch''s row per key (the last line of the file if a batch repeats a key)',
+    description 'raw.complaints is append-only: a corrected record arrives in a later batch, so keep the latest batch''s row per key (complaint x officer x record: record_id tells apart the rows of one complaint x officer, NULL when there is one) (the last line of the file if a batch repeats a key)',
     kind VIEW,
-    grain (department_id, complaint_id, officer_id),
+    grain (department_id, complaint_id, officer_id, record_id),
     audits (
         not_null(columns := (department_id, complaint_id, officer_id, occurred_at)),
-        unique_combination_of_columns(columns := (department_id, complaint_id, officer_id)),
+        unique_combination_of_columns(columns := (department_id, complaint_id, officer_id, record_id)),
         accepted_values(
             "column" := finding,
             is_in := ('sustained', 'not_sustained', 'unfounded', 'exonerated', 'pending', 'other')
@@ -18,6 +18,7 @@ WITH raw_complaints AS (
         department_id,
         complaint_id,
         officer_id,
+        record_id,
         occurred_at,
         received_at,
         allegation,
@@ -31,19 +32,24 @@ WITH raw_complaints AS (
         department_id,
         complaint_id,
         officer_id,
+        record_id,
         occurred_at,
         received_at,
         allegation,
         finding,
         is_sustained,
         _batch_id,
-        row_number() OVER (PARTITION BY department_id, complaint_id, officer_id ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
+        row_number() OVER (
+            PARTITION BY department_id, complaint_id, officer_id, record_id
+            ORDER BY _batch_id DESC, _source_line DESC
+        ) AS version_rank
     FROM raw_complaints
 )
 SELECT
     department_id::TEXT AS department_id,
     complaint_id::TEXT AS complaint_id,
     officer_id::TEXT AS officer_id,
+    record_id::TEXT AS record_id,
     occurred_at::TIMESTAMP AS occurred_at,
     received_at::TIMESTAMP AS received_at,
     allegation::TEXT AS allegation,

@@ -1,0 +1,199 @@
+"""The Chicago procedural-justice roll-out through the warehouse equals the published panel.
+
+The real files (data/chicago_pj/) go through departments/chicago.yaml, ingest and the models
+into a fresh warehouse (one ingest and one build for the module); the balanced panel read from
+the marts must equal, row for row, the panel data/chicago_pj/README.md defines, computed here
+independently with pandas straight from the CSVs, and match the README's counts and means.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from middlestep import pipeline
+from middlestep.cli import main
+from middlestep.panel import PANEL_COLUMNS, balanced_panel
+from middlestep.warehouse import PROJECT_ROOT, Home
+
+DATA = PROJECT_ROOT / "data" / "chicago_pj"
+STUDY_MONTHS = pd.period_range("2011-01", "2016-12", freq="M")
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    home = Home.resolve(tmp_path_factory.mktemp("chicago") / "home")
+    pipeline.ingest(home, DATA, "chicago")
+    pipeline.build(home)
+    return home.warehouse
+
+
+@pytest.fixture(scope="module")
+def panels(warehouse) -> dict[str, pd.DataFrame]:
+    return {
+        sample: balanced_panel(warehouse, "chicago", sample)
+        for sample in ("full", "main", "omit-late")
+    }
+
+
+def _csv(name: str) -> pd.DataFrame:
+    return pd.read_csv(DATA / f"{name}.csv", dtype=str, keep_default_na=False).replace("", None)
+
+
+def _period(dates: pd.Series) -> pd.Series:
+    months = pd.to_datetime(dates).dt.to_period("M")
+    return (months - STUDY_MONTHS[0]).apply(lambda offset: offset.n + 1)
+
+
+def readme_panel() -> tuple[pd.DataFrame, pd.Series]:
+    """The README's panel, from the CSVs alone; and each officer's unit type at training."""
+    training = _csv("training_assignment")
+    roster = _csv("officers_roster").set_index("uid")
+    # officers of the roll-out who had not resigned before 2017-01-01
+    officers = training[training["resigned"].isna() | (training["resigned"] >= "2017-01-01")]
+    officers = officers.assign(
+        first_trained=_period(officers["assigned"]),
+        # the warehouse's roster is officers_roster.csv: its exact resignation dates
+        resigned=roster.loc[officers["uid"], "resigned"].to_numpy(),
+    )
+    months = pd.DataFrame({"month": STUDY_MONTHS.to_timestamp(), "period": range(1, 73)})
+    panel = officers.merge(months, how="cross")
+    panel["month_key"] = panel["month"].dt.to_period("M")
+
+    complaints = _csv("complaints_events").dropna(subset=["uid"])
+    complaints["month_key"] = pd.to_datetime(complaints["date"]).dt.to_period("M")
+    by_month = complaints.groupby(["uid", "month_key"])
+    counts = [
+        by_month["cr_id"].nunique().rename("complaints"),
+        complaints[complaints["sustained"] == "1"]
+        .groupby(["uid", "month_key"])["cr_id"]
+        .nunique()
+        .rename("sustained"),
+    ]
+    force = _csv("force_events").dropna(subset=["uid"])
+    force["month_key"] = pd.to_datetime(force["date"]).dt.to_period("M")
+    counts.append(force.groupby(["uid", "month_key"])["trr_id"].nunique().rename("force"))
+    for count in counts:
+        panel = panel.merge(count.reset_index(), on=["uid", "month_key"], how="left")
+        panel[count.name] = panel[count.name].fillna(0).astype("int64")
+
+    units = _csv("officer_unit_assignment").set_index("uid")["type"]
+    return panel.sort_values(["uid", "period"]).reset_index(drop=True), units
+
+
+@pytest.fixture(scope="module")
+def expected() -> tuple[pd.DataFrame, pd.Series]:
+    return readme_panel()
+
+
+def _comparable(panel: pd.DataFrame) -> pd.DataFrame:
+    """Both panels as text, so that the comparison is of values, not of dtypes."""
+    text = pd.DataFrame(index=panel.index)
+    for column in PANEL_COLUMNS:
+        values = panel[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = values.dt.strftime("%Y-%m-%d")
+        text[column] = values.astype("string")  # a datetime.date prints as ISO 8601
+    return text.sort_values(["uid", "period"], key=_numeric_uid).reset_index(drop=True)
+
+
+def _numeric_uid(column: pd.Series) -> pd.Series:
+    return column.astype(int)
+
+
+def test_full_panel_has_the_readme_officers_rows_and_totals(panels):
+    full = panels["full"]
+    assert list(full.columns) == list(PANEL_COLUMNS)
+    assert full["uid"].nunique() == 7785
+    assert len(full) == 560_520 == 7785 * 72
+    assert full.groupby("uid")["period"].agg(["min", "max", "count"]).eq([1, 72, 72]).all().all()
+    assert (full["complaints"].sum(), full["sustained"].sum(), full["force"].sum()) == (
+        21_478,
+        1_684,
+        22_365,
+    )
+    cohorts = full["first_trained"]
+    assert (cohorts.min(), cohorts.max(), cohorts.nunique()) == (13, 72, 48)
+
+
+def test_main_sample_has_the_readme_officers_and_pre_training_means(panels):
+    main_sample = panels["main"]
+    assert main_sample["uid"].nunique() == 5537
+    assert main_sample["first_trained"].min() > 14
+    pre = main_sample[main_sample["period"] <= 12]
+    means = pre[["complaints", "sustained", "force"]].mean().round(3)
+    assert means.to_dict() == {"complaints": 0.052, "sustained": 0.004, "force": 0.051}
+
+
+def test_omit_late_sample_drops_cohorts_after_period_60(panels):
+    omit_late = panels["omit-late"]
+    assert omit_late["uid"].nunique() == 5357
+    assert omit_late["first_trained"].max() <= 60
+    assert set(omit_late["uid"]) <= set(panels["main"]["uid"])
+
+
+def test_warehouse_panel_equals_the_readme_definition_row_for_row(panels, expected):
+    readme, units = expected
+    pd.testing.assert_frame_equal(_comparable(panels["full"]), _comparable(readme))
+    # the samples: the README's officers, each with the rows of the full panel
+    officers = readme.drop_duplicates("uid").set_index("uid")
+    unit_type = officers.index.map(units)
+    in_main = unit_type.notna() & (unit_type != "special") & (officers["first_trained"] > 14)
+    in_omit_late = in_main & (officers["first_trained"] <= 60)
+    full = panels["full"]
+    for sample, chosen in (("main", in_main), ("omit-late", in_omit_late)):
+        assert set(panels[sample]["uid"]) == set(officers.index[chosen])
+        pd.testing.assert_frame_equal(
+            panels[sample], full[full["uid"].isin(officers.index[chosen])].reset_index(drop=True)
+        )
+
+
+def test_training_file_resignations_are_the_roster_dates_month(panels):
+    training = _csv("training_assignment").set_index("uid")
+    full = panels["full"].drop_duplicates("uid").set_index("uid")
+    resigned = pd.to_datetime(full["resigned"])
+    floored = resigned.dt.to_period("M").dt.to_timestamp().dt.strftime("%Y-%m-%d")
+    pd.testing.assert_series_equal(
+        floored.astype("string").reset_index(drop=True),
+        training.loc[full.index, "resigned"].astype("string").reset_index(drop=True),
+    )
+
+
+def test_unmatched_complaints_are_rejected_with_a_reason(warehouse):
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        rejects = dict(
+            connection.execute(
+                "select table_name || ': ' || reason, count(*) from raw._rejects group by 1"
+            ).fetchall()
+        )
+        batches = connection.execute(
+            "select table_name, rows_read, rows_loaded, rows_rejected from raw._batches "
+            "order by batch_id"
+        ).fetchall()
+    assert rejects["complaints: officer_id: required field is empty"] == 1008
+    assert rejects["complaints: officer_id: officer 133671 is not on the roster"] == 2
+    assert rejects["force_reports: officer_id: required field is empty"] == 207
+    assert rejects["officer_units: unit_id: required field is empty"] == 8
+    assert batches == [
+        ("officers", 33_594, 33_594, 0),
+        ("officer_units", 8_618, 8_610, 8),
+        ("trial_assignments", 8_614, 8_614, 0),
+        ("force_reports", 32_992, 32_779, 213),  # 207 without an officer, 6 repeated keys
+        ("complaints", 48_053, 47_043, 1_010),
+    ]
+
+
+def test_panel_command_writes_parquet_and_csv(warehouse, tmp_path):
+    home = str(warehouse.parent)
+    out = tmp_path / "main.parquet"
+    args = ["--home", home, "panel", "--department", "chicago", "--balanced"]
+    assert main([*args, "--sample", "main", "--out", str(out)]) == 0
+    written = pd.read_parquet(out)
+    assert list(written.columns) == list(PANEL_COLUMNS)
+    assert written["uid"].nunique() == 5537
+    csv_out = tmp_path / "omit_late.csv"
+    assert main([*args, "--sample", "omit-late", "--out", str(csv_out)]) == 0
+    assert pd.read_csv(csv_out)["uid"].nunique() == 5357
