@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from middlestep.pipeline import PipelineError
 from middlestep.warehouse import connect
@@ -200,8 +201,8 @@ def _typed(panel: pd.DataFrame) -> pd.DataFrame:
     for column in ("first_trained", "birth_year"):
         panel[column] = panel[column].astype("Int64")
     for column in ("month", "assigned", "assigned_exact", "appointed", "resigned"):
-        dates = pd.to_datetime(panel[column]).dt.date
-        panel[column] = dates.astype(object).where(dates.notna(), None)
+        # calendar dates (Arrow date32): ISO 8601 in a CSV, DATE in Parquet
+        panel[column] = pd.to_datetime(panel[column]).astype(pd.ArrowDtype(pa.date32()))
     return panel
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from middlestep import pipeline
@@ -89,19 +90,17 @@ def expected() -> tuple[pd.DataFrame, pd.Series]:
     return readme_panel()
 
 
-def _comparable(panel: pd.DataFrame) -> pd.DataFrame:
-    """Both panels as text, so that the comparison is of values, not of dtypes."""
-    text = pd.DataFrame(index=panel.index)
-    for column in PANEL_COLUMNS:
-        values = panel[column]
-        if pd.api.types.is_datetime64_any_dtype(values):
-            values = values.dt.strftime("%Y-%m-%d")
-        text[column] = values.astype("string")  # a datetime.date prints as ISO 8601
-    return text.sort_values(["uid", "period"], key=_numeric_uid).reset_index(drop=True)
-
-
-def _numeric_uid(column: pd.Series) -> pd.Series:
-    return column.astype(int)
+def _with_panel_types(readme: pd.DataFrame) -> pd.DataFrame:
+    """The README panel in the column order and types of middlestep.panel's."""
+    typed = readme.loc[:, list(PANEL_COLUMNS)].copy()
+    typed["uid"] = typed["uid"].astype("string")
+    for column in ("month", "assigned", "assigned_exact", "appointed", "resigned"):
+        typed[column] = pd.to_datetime(typed[column]).astype(pd.ArrowDtype(pa.date32()))
+    for column in ("period", "complaints", "sustained", "force"):
+        typed[column] = typed[column].astype("int64")
+    for column in ("first_trained", "birth_year"):
+        typed[column] = pd.to_numeric(typed[column]).astype("Int64")
+    return typed.sort_values(["uid", "period"]).reset_index(drop=True)
 
 
 def test_full_panel_has_the_readme_officers_rows_and_totals(panels):
@@ -137,7 +136,7 @@ def test_omit_late_sample_drops_cohorts_after_period_60(panels):
 
 def test_warehouse_panel_equals_the_readme_definition_row_for_row(panels, expected):
     readme, units = expected
-    pd.testing.assert_frame_equal(_comparable(panels["full"]), _comparable(readme))
+    pd.testing.assert_frame_equal(panels["full"], _with_panel_types(readme))
     # the samples: the README's officers, each with the rows of the full panel
     officers = readme.drop_duplicates("uid").set_index("uid")
     unit_type = officers.index.map(units)

@@ -31,7 +31,7 @@ def test_demo_writes_a_gated_report_in_three_formats(demo):
     assert "UNGATED" not in html
     results = json.loads(paths.json.read_text())
     assert results["gate"]["passed"] is True
-    assert paths.markdown.read_text().startswith("#")
+    assert "# Training evaluation: synthetic" in paths.markdown.read_text()
 
 
 def test_every_input_row_is_loaded_or_rejected(demo):

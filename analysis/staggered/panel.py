@@ -87,83 +87,83 @@ def prepare_panel(
     missing = [name for name in (unit, time, cohort, outcome) if name not in data.columns]
     if missing:
         raise KeyError(f"columns not in the data: {missing}")
-    frame = pd.DataFrame(
-        {
-            "i": data[unit].to_numpy(),
-            "t": pd.to_numeric(data[time]).to_numpy(dtype=float),
-            "g": pd.to_numeric(data[cohort]).to_numpy(dtype=float),
-            "y": pd.to_numeric(data[outcome]).to_numpy(dtype=float),
-        }
-    )
-    notes: list[str] = []
-    if frame["g"].isna().any():
+    unit_codes, unit_ids = pd.factorize(data[unit], sort=True)
+    if (unit_codes < 0).any():
+        raise ValueError(f"`{unit}` has missing values")
+    periods_all = pd.to_numeric(data[time]).to_numpy(dtype=float)
+    cohort_all = pd.to_numeric(data[cohort]).to_numpy(dtype=float)
+    outcome_all = pd.to_numeric(data[outcome]).to_numpy(dtype=float)
+    if np.isnan(cohort_all).any():
         raise ValueError(f"`{cohort}` has missing values; code never-treated units as +Inf")
-    if frame["t"].isna().any() or np.isinf(frame["t"]).any():
+    if not np.isfinite(periods_all).all():
         raise ValueError(f"`{time}` must be finite numbers")
-    if frame.duplicated(["i", "t"]).any():
+    period_codes, period_values = pd.factorize(periods_all, sort=True)
+    n_units, n_all_periods = len(unit_ids), len(period_values)
+    cell = unit_codes.astype(np.int64) * n_all_periods + period_codes
+    if np.bincount(cell, minlength=n_units * n_all_periods).max() > 1:
         raise ValueError(f"the data have duplicated ({unit}, {time}) pairs")
-    if frame.groupby("i", sort=False)["g"].nunique().gt(1).any():
+    unit_cohort = np.full(n_units, np.nan)
+    unit_cohort[unit_codes] = cohort_all
+    if (unit_cohort[unit_codes] != cohort_all).any():
         raise ValueError(f"`{cohort}` must be constant within each unit")
 
-    frame = frame[frame["y"].notna()]
-    rows_per_unit = frame.groupby("i", sort=False)["t"].transform("size")
-    n_periods = frame["t"].nunique()
-    unbalanced = rows_per_unit < n_periods
-    if unbalanced.any():
-        dropped = frame.loc[unbalanced, "i"].nunique()
+    notes: list[str] = []
+    rows = ~np.isnan(outcome_all)  # P2
+    present = np.bincount(period_codes[rows], minlength=n_all_periods) > 0
+    per_unit = np.bincount(unit_codes[rows], minlength=n_units)
+    units = per_unit > 0
+    balanced = per_unit == present.sum()  # P3
+    if (units & ~balanced).any():
+        dropped = int((units & ~balanced).sum())
         notes.append(_warn(f"dropped {dropped} unit(s) not observed in every period"))
-        frame = frame[~unbalanced]
-    if frame.empty:
+    units &= balanced
+    if not units.any():
         raise ValueError("no units are left after balancing the panel")
-
-    if drop_always_treated:
-        always = frame["g"] <= frame["t"].min()
+    if drop_always_treated:  # P4
+        always = units & (unit_cohort <= period_values[present].min())
         if always.any():
-            dropped = frame.loc[always, "i"].nunique()
-            notes.append(_warn(f"dropped {dropped} unit(s) treated in the first period or before"))
-            frame = frame[~always]
-
-    unit_cohorts = frame.drop_duplicates("i")[["i", "g"]]
-    cohort_sizes = unit_cohorts["g"].value_counts()
-    singletons = cohort_sizes.index[cohort_sizes == 1]
-    if len(singletons):
-        listed = ", ".join(_format_cohort(g) for g in sorted(singletons))
+            notes.append(
+                _warn(f"dropped {int(always.sum())} unit(s) treated in the first period or before")
+            )
+            units &= ~always
+    values, inverse, counts = np.unique(
+        unit_cohort[units], return_inverse=True, return_counts=True
+    )
+    if (counts == 1).any():  # P5
+        listed = ", ".join(_format_cohort(g) for g in values[counts == 1])
         notes.append(_warn(f"dropped singleton cohort(s) {listed}"))
-        frame = frame[~frame["g"].isin(singletons)]
-    if frame.empty:
+        singleton_unit = np.zeros(n_units, dtype=bool)
+        singleton_unit[np.flatnonzero(units)[counts[inverse] == 1]] = True
+        units &= ~singleton_unit
+    if not units.any():
         raise ValueError("no units are left after dropping singleton cohorts")
 
-    return _to_panel(frame, tuple(notes))
-
-
-def _to_panel(frame: pd.DataFrame, notes: tuple[str, ...]) -> CohortPanel:
-    unit_codes, unit_ids = pd.factorize(frame["i"], sort=True)
-    period_codes, periods = pd.factorize(frame["t"], sort=True)
-    periods = np.asarray(periods, dtype=float)
-    unit_ids = np.asarray(unit_ids)
-    outcomes = np.empty((len(unit_ids), len(periods)))
-    outcomes[unit_codes, period_codes] = frame["y"].to_numpy()
-    unit_cohort = np.empty(len(unit_ids))
-    unit_cohort[unit_codes] = frame["g"].to_numpy()
-    cohorts = np.unique(unit_cohort)  # ascending, +Inf last
-    labels = np.searchsorted(cohorts, unit_cohort)
-    first_period_rows = period_codes == 0
-    reference_order = unit_codes[first_period_rows]
+    rows &= units[unit_codes]
+    kept_periods = np.flatnonzero(present)
+    periods = np.asarray(period_values, dtype=float)[kept_periods]
+    new_unit = np.cumsum(units) - 1
+    new_period = np.cumsum(present) - 1
+    outcomes = np.empty((int(units.sum()), len(periods)))
+    outcomes[new_unit[unit_codes[rows]], new_period[period_codes[rows]]] = outcome_all[rows]
+    kept_cohort = unit_cohort[units]
+    cohorts = np.unique(kept_cohort)  # ascending, +Inf last
+    first_period_rows = rows & (period_codes == kept_periods[0])
+    reference_order = new_unit[unit_codes[first_period_rows]]
     if np.any(np.diff(periods) != 1.0) or np.any(periods != np.round(periods)):
-        notes += (
+        notes.append(
             _warn(
                 "periods are not consecutive integers: like R's package, the base period of "
                 "cohort g is the literal value g - 1 and the refinement counts gMin - t_1 periods"
-            ),
+            )
         )
     return CohortPanel(
-        unit_ids=unit_ids,
+        unit_ids=np.asarray(unit_ids)[units],
         periods=periods,
         cohorts=cohorts,
-        labels=labels.astype(np.int64),
+        labels=np.searchsorted(cohorts, kept_cohort).astype(np.int64),
         outcomes=outcomes,
         reference_order=reference_order.astype(np.int64),
-        notes=notes,
+        notes=tuple(notes),
     )
 
 

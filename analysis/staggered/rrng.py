@@ -182,11 +182,13 @@ class _BitStreams:
 
 
 def r_permutations(
-    seeds: Sequence[int] | np.ndarray, n: int, batch_size: int = 2000
+    seeds: Sequence[int] | np.ndarray, n: int, batch_size: int = 1000
 ) -> np.ndarray:
-    """`set.seed(s); sample(n)` for each seed s, as 0-based indices (len(seeds) x n, int64)."""
+    """`set.seed(s); sample(n)` for each seed s, as 0-based indices (len(seeds) x n, int32)."""
+    if n >= 2**31:
+        raise ValueError("n is too large")
     seeds = np.asarray(seeds, dtype=np.int64)
-    out = np.empty((seeds.shape[0], n), dtype=np.int64)
+    out = np.empty((seeds.shape[0], n), dtype=np.int32)
     for start in range(0, seeds.shape[0], batch_size):
         stop = min(start + batch_size, seeds.shape[0])
         out[start:stop] = _r_permutations_batch(seeds[start:stop], n).T
@@ -196,39 +198,40 @@ def r_permutations(
 def _r_permutations_batch(seeds: np.ndarray, n: int) -> np.ndarray:
     """R's pool-and-swap loop for several generators at once (n x len(seeds), 0-based).
 
-    Each pass makes one rejection-sampling attempt per generator (one 16-bit draw, two when the
-    pool holds more than 2^15 values); the generators whose attempt is accepted move on to their
-    next output, so each generator advances through its loop at its own pace. Arrays hold one
-    generator per column: the generators read and write neighbouring rows, which keeps the
-    memory traffic local.
+    The indices R_unif_index draws depend only on each generator's stream and on the pool size
+    at each step, not on the pool's contents. So they are found first: each pass makes one
+    rejection-sampling attempt per generator (one 16-bit draw, two when the pool holds more than
+    2^15 values), and the generators whose attempt is accepted move on to the next pool size.
+    Then the swaps are replayed step by step for all generators at once. Arrays hold one
+    generator per column, so neighbouring generators touch neighbouring memory.
     """
     width = seeds.shape[0]
-    out = np.zeros((n, width), dtype=np.int32)
     if width == 0 or n == 0:
-        return out
+        return np.zeros((n, width), dtype=np.int32)
     sizes = np.arange(n + 1)
     bits_of = np.zeros(n + 1, dtype=np.int64)
     bits_of[2:] = np.ceil(np.log2(sizes[2:])).astype(np.int64)
     mask_of = (np.int64(1) << bits_of) - 1
     draws_of = bits_of // 16 + 1
+    draws_of[0] = 0  # a finished generator stops reading its stream
     expected = float(np.sum(draws_of[1:] * (mask_of[1:] + 1) / sizes[1:]))
     streams = _BitStreams(seeds, int(expected + 8.0 * math.sqrt(expected)) + 64)
-    pool = np.repeat(np.arange(n, dtype=np.int32)[:, None], width, axis=1)
-    pool_flat = pool.reshape(-1)
-    out_flat = out.reshape(-1)
+    # chosen[i] = the index drawn at step i; row n collects the draws of finished generators
+    chosen = np.zeros((n + 1, width), dtype=np.int64)
+    chosen_flat = chosen.reshape(-1)
     column = np.arange(width, dtype=np.int64)
     step = np.zeros(width, dtype=np.int64)
     pointer = np.zeros(width, dtype=np.int64)
     two_draws = n > 32768
-    check_every = 256
+    check_every = 64
     passes = 0
-    finished = 0
-    while finished < width:
+    while True:
         if passes % check_every == 0:
+            if step.min() >= n:
+                break
             streams.ensure(int(pointer.max()) + 2 * check_every + 2)
             stream_flat = streams.draws.reshape(-1)
         passes += 1
-        # a generator that is done has remaining = 0 and never accepts again
         remaining = n - step
         position = pointer * width + column
         value = stream_flat[position].astype(np.int64)
@@ -238,14 +241,17 @@ def _r_permutations_batch(seeds: np.ndarray, n: int) -> np.ndarray:
             value = np.where(wide, 65536 * value + second, value)
         pointer += draws_of[remaining]
         value &= mask_of[remaining]
-        rows = np.flatnonzero(value < remaining)
-        value = value[rows]
-        remaining = remaining[rows]
-        chosen = value * width + rows
-        out_flat[step[rows] * width + rows] = pool_flat[chosen]
-        pool_flat[chosen] = pool_flat[(remaining - 1) * width + rows]
-        step[rows] += 1
-        finished += int(np.count_nonzero(remaining == 1))
+        # a rejected draw is overwritten by the accepted one at the same step
+        chosen_flat[step * width + column] = value
+        step += value < remaining
+    pool = np.empty((n, width), dtype=np.int32)
+    pool[:] = np.arange(n, dtype=np.int32)[:, None]
+    pool_flat = pool.reshape(-1)
+    out = np.empty((n, width), dtype=np.int32)
+    for i in range(n):
+        slot = chosen[i] * width + column
+        out[i] = pool_flat[slot]
+        pool_flat[slot] = pool[n - i - 1]
     return out
 
 

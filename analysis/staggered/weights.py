@@ -32,8 +32,11 @@ class Design:
         return float(self.cohorts[-1])
 
     def column(self, period: float) -> int | None:
-        match = np.flatnonzero(self.periods == period)
-        return int(match[0]) if match.size else None
+        """Column of `period`, or None if it is not a period of the data (e_s = 0)."""
+        position = int(np.searchsorted(self.periods, period))
+        if position < len(self.periods) and self.periods[position] == period:
+            return position
+        return None
 
 
 def contrast(design: Design, cohort_index: int, period: float, last_treated_only: bool):
