@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     synth = commands.add_parser("synth", help="write a synthetic department's export")
     synth.add_argument("--out", required=True, type=Path)
     synth.add_argument("--scenario", type=Path, help="YAML overriding the default scenario")
-    synth.add_argument("--seed", type=int, default=20240101)
+    synth.add_argument("--seed", type=int, default=1)
     synth.add_argument("--scale", type=float, default=1.0, help="multiplies the officers")
 
     ingest = commands.add_parser("ingest", help="load an export through its department mapping")
@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="everything, on a fresh synthetic department")
     demo.add_argument("--dir", type=Path, default=Path("demo-output"))
-    demo.add_argument("--seed", type=int, default=20240101)
+    demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--scale", type=float, default=1.0)
 
     commands.add_parser("status", help="last run, gate, freshness, what to do next")

@@ -318,7 +318,7 @@ def _code_version() -> str:
 # demo, nightly run, status
 
 
-def demo(directory: Path, *, seed: int = 20240101, scale: float = 1.0):
+def demo(directory: Path, *, seed: int = 1, scale: float = 1.0):
     """Every step on a fresh synthetic department, in a fresh directory."""
     directory = Path(directory).resolve()
     export = directory / "export"

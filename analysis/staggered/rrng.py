@@ -92,14 +92,14 @@ class RRandom:
 
     def __init__(self, seed: int) -> None:
         self._mt = seeded_states([seed])
-        self._buffer = np.empty(0)
+        self._buffer: list[float] = []
         self._position = 0
 
     def unif_rand(self) -> float:
-        if self._position >= self._buffer.shape[0]:
-            self._buffer = _uniform_block(self._mt)[0]
+        if self._position >= len(self._buffer):
+            self._buffer = _uniform_block(self._mt)[0].tolist()
             self._position = 0
-        value = float(self._buffer[self._position])
+        value = self._buffer[self._position]
         self._position += 1
         return value
 

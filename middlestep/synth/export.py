@@ -135,7 +135,9 @@ FILES = {
     "sso_codings": "sso_coding_sheet.csv",
     "force_reports": "response_to_resistance.csv",
     "complaints": "complaints.csv",
+    "officer_units": "unit_history.csv",
 }
+UNIT_TYPE_CODES = {"patrol": "PTL"}
 
 
 def _recode(values: pd.Series, codes: dict) -> pa.Array:
@@ -307,6 +309,17 @@ def department_tables(sim) -> dict[str, pa.Table]:
             "SUST_FLG": _flag(complaints["is_sustained"]),
         }
     )
+    officer_units = sim.officer_units
+    unit_history = pa.table(
+        {
+            "EMP_NO": _plain(officer_units["officer_id"]),
+            "ASSIGNED_UNIT": _plain(officer_units["unit_id"]),
+            "UNIT_KIND": _recode(officer_units["unit_type"], UNIT_TYPE_CODES),
+            "UNIT_DESC": _plain(officer_units["unit_name"]),
+            "FROM_DT": clock.date(officer_units["started_on"]),
+            "TO_DT": clock.date(officer_units["ended_on"]),
+        }
+    )
     return {
         FILES["officers"]: roster,
         FILES["trial_assignments"]: randomization,
@@ -317,6 +330,7 @@ def department_tables(sim) -> dict[str, pa.Table]:
         FILES["sso_codings"]: sheet,
         FILES["force_reports"]: response_to_resistance,
         FILES["complaints"]: complaints_file,
+        FILES["officer_units"]: unit_history,
     }
 
 

@@ -132,6 +132,7 @@ class SimulatedDepartment:
     sso_codings: pd.DataFrame
     force_reports: pd.DataFrame
     complaints: pd.DataFrame
+    officer_units: pd.DataFrame = field(default_factory=pd.DataFrame)
     # not exported: the true state of every coded encounter and per-officer facts of the design
     encounters: pd.DataFrame = field(default_factory=pd.DataFrame)
     officer_facts: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -146,6 +147,7 @@ class SimulatedDepartment:
         "sso_codings",
         "force_reports",
         "complaints",
+        "officer_units",
     )
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -799,6 +801,17 @@ def _assemble(
             "unit": _text(unit),
         }
     )
+    # every officer serves in one precinct's patrol from appointment to separation
+    officer_units = pd.DataFrame(
+        {
+            "officer_id": _text(ids),
+            "unit_id": _text(unit),
+            "unit_type": _text(np.full(len(unit), "patrol", dtype=object)),
+            "unit_name": _text(np.array([f"Precinct {u[1:]}" for u in unit], dtype=object)),
+            "started_on": officers_frame["appointed_on"],
+            "ended_on": officers_frame["separated_on"],
+        }
+    )
     trial = np.flatnonzero(officers["is_trial"])
     arm = officers["arm"][trial]
     block_names = [f"{p}-{s}" for p in precinct_names for s in shift_names]
@@ -955,6 +968,7 @@ def _assemble(
         sso_codings=sso_codings,
         force_reports=force_reports,
         complaints=complaints_frame,
+        officer_units=officer_units,
         encounters=encounter_frame,
         officer_facts=officer_facts,
     )
