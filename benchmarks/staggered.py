@@ -50,7 +50,9 @@ def chicago_main_sample(data_dir: Path) -> pd.DataFrame:
         events = pd.read_csv(path, dtype={"uid": str, event: str})
         if keep is not None:
             events = events[keep(events)]
-        events = events.dropna(subset=["uid"]).assign(period=_period(pd.to_datetime(events["date"])))
+        events = events.dropna(subset=["uid"]).assign(
+            period=_period(pd.to_datetime(events["date"]))
+        )
         return events.groupby(["uid", "period"])[event].nunique()
 
     counts = {
@@ -86,8 +88,14 @@ def time_estimates(panel: pd.DataFrame) -> float:
         for estimator in ("efficient", "cs"):
             for estimand, event_time in ESTIMANDS:
                 staggered(
-                    panel, unit="unit", time="period", cohort="cohort", outcome=outcome,
-                    estimand=estimand, event_time=event_time, estimator=estimator,
+                    panel,
+                    unit="unit",
+                    time="period",
+                    cohort="cohort",
+                    outcome=outcome,
+                    estimand=estimand,
+                    event_time=event_time,
+                    estimator=estimator,
                 )
     return time.perf_counter() - start
 
@@ -95,8 +103,15 @@ def time_estimates(panel: pd.DataFrame) -> float:
 def time_permutations(panel: pd.DataFrame, permutations: int, rng: str) -> tuple[float, dict]:
     start = time.perf_counter()
     effect = staggered(
-        panel, unit="unit", time="period", cohort="cohort", outcome="complaints",
-        estimand="simple", permutations=permutations, seed=1, rng=rng,
+        panel,
+        unit="unit",
+        time="period",
+        cohort="cohort",
+        outcome="complaints",
+        estimand="simple",
+        permutations=permutations,
+        seed=1,
+        rng=rng,
     )
     return time.perf_counter() - start, effect.extras
 

@@ -77,8 +77,11 @@ def test_beta_zero_is_the_difference_in_means(panel_data):
 def test_refined_se_never_exceeds_the_neyman_se(panel_data):
     for estimator in ("efficient", "cs", "sa"):
         for effect in staggered(
-            panel_data, estimand="eventstudy", event_time=[-2, -1, 0, 1, 2, 3],
-            estimator=estimator, **COLUMNS,
+            panel_data,
+            estimand="eventstudy",
+            event_time=[-2, -1, 0, 1, 2, 3],
+            estimator=estimator,
+            **COLUMNS,
         ):
             assert effect.std_error <= effect.extras["std_error_neyman"] + 1e-12
 
@@ -98,7 +101,10 @@ def test_full_pre_period_contrasts_make_placebos_zero(panel_data):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the refined variance of a zero is negative noise
             effect = staggered(
-                panel_data, estimand="eventstudy", event_time=event_time, use_did_a0=False,
+                panel_data,
+                estimand="eventstudy",
+                event_time=event_time,
+                use_did_a0=False,
                 **COLUMNS,
             )
         assert abs(effect.estimate) < 1e-10
@@ -142,7 +148,11 @@ def test_fast_permutation_engine_equals_recomputing_each_draw(
         warnings.simplefilter("ignore")
         panel = prepare_panel(data, drop_always_treated=estimator != "efficient", **COLUMNS)
     (target,), _ = _targets(
-        panel, estimand, event_time, last_treated_only=estimator == "sa", use_did_a0=True,
+        panel,
+        estimand,
+        event_time,
+        last_treated_only=estimator == "sa",
+        use_did_a0=True,
         several=False,
     )
     beta = None if estimator == "efficient" else 1.0

@@ -15,8 +15,13 @@ from analysis.staggered.api import _targets
 from analysis.staggered.simulate import simulate_staggered_panel
 
 COLUMNS = {"unit": "unit", "time": "period", "cohort": "cohort", "outcome": "outcome"}
-ESTIMANDS = [("simple", None), ("cohort", None), ("calendar", None), ("eventstudy", 0),
-             ("eventstudy", 2)]
+ESTIMANDS = [
+    ("simple", None),
+    ("cohort", None),
+    ("calendar", None),
+    ("eventstudy", 0),
+    ("eventstudy", 2),
+]
 
 
 def planted_value(data: pd.DataFrame, estimand: str, event_time, estimator: str) -> float:
@@ -25,7 +30,11 @@ def planted_value(data: pd.DataFrame, estimand: str, event_time, estimator: str)
     Controls and base periods are untreated, so only the treated cells carry effect."""
     panel = prepare_panel(data.assign(outcome=data["effect"]), **COLUMNS)
     (target,), _ = _targets(
-        panel, estimand, event_time, last_treated_only=estimator == "sa", use_did_a0=True,
+        panel,
+        estimand,
+        event_time,
+        last_treated_only=estimator == "sa",
+        use_did_a0=True,
         several=False,
     )
     return float(np.sum(target.a_theta * panel.summaries().means))
@@ -117,8 +126,14 @@ def small_rollout() -> pd.DataFrame:
 
 @pytest.mark.parametrize(
     ("estimand", "event_time"),
-    [("simple", None), ("cohort", None), ("calendar", None), ("eventstudy", 0),
-     ("eventstudy", 2), ("eventstudy", -2)],
+    [
+        ("simple", None),
+        ("cohort", None),
+        ("calendar", None),
+        ("eventstudy", 0),
+        ("eventstudy", 2),
+        ("eventstudy", -2),
+    ],
 )
 def test_callaway_santanna_equals_the_direct_group_time_formula(
     small_rollout, estimand, event_time
@@ -137,7 +152,11 @@ def csdid_aggregates(data: pd.DataFrame, control_group: str) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fitted = ATTgt(
-            yname="outcome", tname="period", idname="unit", gname="g", data=recoded,
+            yname="outcome",
+            tname="period",
+            idname="unit",
+            gname="g",
+            data=recoded,
             control_group=control_group,
         ).fit(est_method="reg", base_period="universal", bstrap=False)
         out = {}

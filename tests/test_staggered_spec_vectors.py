@@ -197,7 +197,14 @@ TINY_A_EXPECTED = [
         0.0901439482473077,
         0.368877524122426,
     ),
-    ("eventstudy", "efficient", {"event_time": 0}, 2.15600775193798, 0.57863154993243, 0.627675153396416),
+    (
+        "eventstudy",
+        "efficient",
+        {"event_time": 0},
+        2.15600775193798,
+        0.57863154993243,
+        0.627675153396416,
+    ),
     ("eventstudy", "cs", {"event_time": 0}, 2.33333333333333, 0.797046307833137, 0.833333333333333),
     ("eventstudy", "sa", {"event_time": 0}, 2.16666666666667, 0.596651760455987, 0.600925212577332),
 ]
@@ -249,8 +256,13 @@ def test_tiny_a_balance_checks_match_r():
     np.testing.assert_allclose(table["x_hat"], [-1 / 6, -5 / 24, -1 / 6, -1 / 4, 0], atol=1e-14)
     np.testing.assert_allclose(
         table["std_error"],
-        [0.749485420179558, 0.792762399601685, 0.731247032282677, 0.772801541291309,
-         0.816496580927726],
+        [
+            0.749485420179558,
+            0.792762399601685,
+            0.731247032282677,
+            0.772801541291309,
+            0.816496580927726,
+        ],
         rtol=PRINTED,
     )
     assert checks.wald == pytest.approx(0.298206278026907, rel=PRINTED)
@@ -363,7 +375,12 @@ def test_tiny_b_balance_checks_with_compounding_r_draws_match_r():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         checks = balance_checks(
-            tiny_b(), outcome="y", event_time=[0, 1], permutations=25, seed=2024, rng="r",
+            tiny_b(),
+            outcome="y",
+            event_time=[0, 1],
+            permutations=25,
+            seed=2024,
+            rng="r",
             **COLUMNS,
         )
     table = checks.table
@@ -372,8 +389,13 @@ def test_tiny_b_balance_checks_with_compounding_r_draws_match_r():
     )
     np.testing.assert_allclose(
         table["std_error"],
-        [0.531609533071195, 0.657488909919146, 0.406394205175221, 0.586301969977929,
-         0.695970545353753],
+        [
+            0.531609533071195,
+            0.657488909919146,
+            0.406394205175221,
+            0.586301969977929,
+            0.695970545353753,
+        ],
         rtol=PRINTED,
     )
     assert table["fisher_p_value"].tolist() == [0.88, 0.92, 0.88, 0.80, 0.92]

@@ -148,12 +148,15 @@ def staggered(
     ]
     if fisher:
         effects = [
-            _with_extras(effect, {
-                "fisher_p_value": p,
-                "fisher_p_value_neyman": p_neyman,
-                "n_permutations": n_valid,
-                "rng": rng,
-            })
+            _with_extras(
+                effect,
+                {
+                    "fisher_p_value": p,
+                    "fisher_p_value_neyman": p_neyman,
+                    "n_permutations": n_valid,
+                    "rng": rng,
+                },
+            )
             for effect, (p, p_neyman, n_valid) in zip(effects, fisher, strict=True)
         ]
     return effects if several else effects[0]
@@ -172,6 +175,8 @@ def staggered_covariance(
     """Joint (refined, Neyman) covariance matrices of event-study estimates (R's
     `return_full_vcv = TRUE`), indexed by event time; one common gMin for the refinement."""
     estimator = estimator.lower()
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r}; use one of {tuple(ESTIMATORS)}")
     panel = prepare_panel(
         data,
         unit=unit,

@@ -71,19 +71,20 @@ def symmetric_ginv_solve(matrices: np.ndarray, vectors: np.ndarray) -> np.ndarra
         filler = np.where(degenerate, np.where(largest > 0, largest, 1.0), 0.0)
         reduced = reduced + filler[..., :, None] * np.eye(size)
         right = np.where(keep, vectors, 0.0)
-    safe = np.zeros(matrices.shape[:-2], dtype=bool)
+    # a batched inverse raises on any exactly singular matrix: screen those out first
+    sign, _ = np.linalg.slogdet(reduced)
+    safe = sign > 0
     solved = np.zeros_like(vectors)
-    try:
-        inverse = np.linalg.inv(reduced)
-    except np.linalg.LinAlgError:
-        inverse = None
-    if inverse is not None:
+    if safe.any():
+        candidates = reduced[safe]
+        inverse = np.linalg.inv(candidates)
         bound = np.sqrt(
-            np.einsum("...ij,...ij->...", reduced, reduced)
+            np.einsum("...ij,...ij->...", candidates, candidates)
             * np.einsum("...ij,...ij->...", inverse, inverse)
         )
-        safe = np.isfinite(bound) & (bound < 1e-2 / SQRT_EPS)
-        solved = np.einsum("...ij,...j->...i", inverse, right)
+        good = np.isfinite(bound) & (bound < 1e-2 / SQRT_EPS)
+        solved[safe] = np.einsum("...ij,...j->...i", inverse, right[safe])
+        safe[safe] = good
     if not safe.all():
         solved[~safe] = np.einsum(
             "...ij,...j->...i", batched_symmetric_ginv(matrices[~safe]), vectors[~safe]
@@ -199,8 +200,10 @@ def joint_covariance(
     """vcv and vcv_neyman of several targets (A_theta, A_0, beta), with one common gMin (7.3)."""
     sizes = summaries.sizes.astype(float)
     rows = np.stack(
-        [a_theta - np.einsum("r,krt->kt", beta, a_zero.reshape(len(sizes), -1, a_theta.shape[1]))
-         for a_theta, a_zero, beta in targets],
+        [
+            a_theta - np.einsum("r,krt->kt", beta, a_zero.reshape(len(sizes), -1, a_theta.shape[1]))
+            for a_theta, a_zero, beta in targets
+        ],
         axis=1,
     )  # K x J x T
     neyman = np.einsum("kjt,kts,kis,k->ji", rows, summaries.covariances, rows, 1.0 / sizes)

@@ -126,9 +126,7 @@ def prepare_panel(
                 _warn(f"dropped {int(always.sum())} unit(s) treated in the first period or before")
             )
             units &= ~always
-    values, inverse, counts = np.unique(
-        unit_cohort[units], return_inverse=True, return_counts=True
-    )
+    values, inverse, counts = np.unique(unit_cohort[units], return_inverse=True, return_counts=True)
     if (counts == 1).any():  # P5
         listed = ", ".join(_format_cohort(g) for g in values[counts == 1])
         notes.append(_warn(f"dropped singleton cohort(s) {listed}"))

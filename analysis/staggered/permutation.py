@@ -13,7 +13,8 @@ permutation-invariant and keeps the moment formulas well conditioned).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sparse
@@ -36,7 +37,9 @@ class PermutationStatistics:
         beta: float | None,
         g_min_index: int | None,
         pre_periods: int,
+        threads: int | None = None,
     ) -> None:
+        self.threads = threads if threads is not None else min(os.cpu_count() or 1, 4)
         centre = outcomes.mean(axis=0)
         centred = outcomes - centre
         self.n_units, n_periods = outcomes.shape
@@ -67,7 +70,14 @@ class PermutationStatistics:
     def evaluate(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(estimate, se, se_neyman) for each row of `labels` (permutations x units)."""
         labels = np.atleast_2d(labels)
-        results = [self._batch(labels[s : s + BATCH_SIZE]) for s in range(0, len(labels), BATCH_SIZE)]
+        batches = [labels[s : s + BATCH_SIZE] for s in range(0, len(labels), BATCH_SIZE)]
+        workers = min(self.threads, len(batches))
+        if workers > 1:
+            # the heavy steps (sparse products, LAPACK, ufuncs) release the GIL
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = list(pool.map(self._batch, batches))
+        else:
+            results = [self._batch(batch) for batch in batches]
         return tuple(np.concatenate(parts) for parts in zip(*results, strict=True))
 
     def _segment_sums(self, values: np.ndarray) -> np.ndarray:
@@ -111,8 +121,10 @@ class PermutationStatistics:
         members = order[:, self.plus_positions]
         plus_starts = self.starts[self.g_min :] - self.starts[self.g_min]
         indptr = np.concatenate(
-            [(np.arange(n_draws)[:, None] * len(self.plus_positions) + plus_starts).ravel(),
-             [n_draws * len(self.plus_positions)]]
+            [
+                (np.arange(n_draws)[:, None] * len(self.plus_positions) + plus_starts).ravel(),
+                [n_draws * len(self.plus_positions)],
+            ]
         )
         shape = (n_draws * n_plus, self.n_units)
         indices = members.ravel()
@@ -153,21 +165,3 @@ def fisher_p_values(
             else:
                 p_values.append(float(np.mean(observed_ratio < ratios)))
     return p_values[0], p_values[1], int(valid.sum())
-
-
-def relabelled(
-    labels: np.ndarray, reference_order: np.ndarray, permutations: np.ndarray
-) -> np.ndarray:
-    """Labels after each permutation: unit r gets the label L0[pi_r], L0 in reference order."""
-    return labels[reference_order][permutations]
-
-
-def permuted_labels(
-    labels: np.ndarray,
-    reference_order: np.ndarray,
-    permutations: np.ndarray,
-    evaluate: Callable[[np.ndarray], object],
-) -> tuple[object, np.ndarray]:
-    """Evaluate all draws and return the labels of the last one (R chains event times)."""
-    draws = relabelled(labels, reference_order, permutations)
-    return evaluate(draws), draws[-1]

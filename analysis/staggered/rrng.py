@@ -181,9 +181,7 @@ class _BitStreams:
             self.draws = np.concatenate(blocks, axis=0)
 
 
-def r_permutations(
-    seeds: Sequence[int] | np.ndarray, n: int, batch_size: int = 1000
-) -> np.ndarray:
+def r_permutations(seeds: Sequence[int] | np.ndarray, n: int, batch_size: int = 1000) -> np.ndarray:
     """`set.seed(s); sample(n)` for each seed s, as 0-based indices (len(seeds) x n, int32)."""
     if n >= 2**31:
         raise ValueError("n is too large")

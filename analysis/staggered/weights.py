@@ -60,9 +60,7 @@ def cells(design: Design, estimand: str, event_time: int | None = None):
     last, final_period = design.last_cohort, periods[-1]
     found: list[tuple[int, float, float]] = []
     if estimand == "simple":
-        pairs = [
-            (k, t) for k, g in enumerate(cohorts) for t in periods if t >= g and t < last
-        ]
+        pairs = [(k, t) for k, g in enumerate(cohorts) for t in periods if t >= g and t < last]
         total = sum(sizes[k] for k, _ in pairs)
         found = [(k, t, sizes[k] / total) for k, t in pairs]
     elif estimand == "cohort":
@@ -87,11 +85,11 @@ def cells(design: Design, estimand: str, event_time: int | None = None):
             if max(g + e, g) < last and max(g + e, g) <= final_period
         ]
         if not eligible:
-            raise NoComparisonError(
-                f"there are no comparison cohorts for event time {event_time}"
-            )
+            raise NoComparisonError(f"there are no comparison cohorts for event time {event_time}")
         if not any(design.column(cohorts[k] + e) is not None for k in eligible):
-            raise NoComparisonError(f"no valid cohort comparisons found for event time {event_time}")
+            raise NoComparisonError(
+                f"no valid cohort comparisons found for event time {event_time}"
+            )
         total = sizes[eligible].sum()
         found = [(k, cohorts[k] + e, sizes[k] / total) for k in eligible]
     else:
