@@ -244,9 +244,12 @@ def _complier_effect(
     estimate, std_error = fit.estimate, fit.std_error
     low, high = wald_interval(estimate, std_error)
     p_value = wald_p_value(estimate, std_error)
+    truncated = False
     if ratio_base is not None:
         estimate, low, high = (1 + v / ratio_base for v in (estimate, low, high))
         std_error = std_error / ratio_base
+        truncated = low < 0
+        low = max(low, 0.0)
     extras = {
         **extras,
         "first_stage": fit.first_stage,
@@ -260,6 +263,8 @@ def _complier_effect(
         f"first stage: trained share +{fit.first_stage:.3f} (cluster-robust F "
         f"{fit.first_stage_f:.1f})",
     ]
+    if truncated:
+        notes.append("the interval of the rate difference reaches below -rate: truncated at 0")
     if not fit.first_stage_f >= WEAK_INSTRUMENT_F:
         notes.append(f"weak instrument: first-stage F below {WEAK_INSTRUMENT_F:g}")
     return Effect(

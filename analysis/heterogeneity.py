@@ -6,8 +6,8 @@ Subgroups of coded encounters (`encounter_subgroups`):
   traffic, mental health, property, violent, other);
 * `civilian_resistance`: "high" if the coded resistance rating is 2 or more (any resistance
   beyond none), else "low";
-* `civilian_condition`: "intoxicated or mentally ill" if the civilian showed signs of either,
-  else "neither".
+* `civilian_intoxicated`, `civilian_mental_illness`: "yes" if the civilian showed signs of
+  intoxication (of mental illness), else "no".
 
 The civilian's state is coded in the same encounter as the officer's behaviour; the subgroups
 are meaningful only if training does not change them (check: their own ITT effects are null).
@@ -34,7 +34,13 @@ from analysis.communication import itt_effect
 from analysis.inference import cluster_codes, treatment_indicator
 from analysis.results import Effect
 
-SUBGROUPS = ("call_type_group", "civilian_resistance", "civilian_condition")
+SUBGROUPS = (
+    "call_type_group",
+    "civilian_resistance",
+    "civilian_intoxicated",
+    "civilian_mental_illness",
+)
+_BINARY_SUBGROUPS = ("civilian_intoxicated", "civilian_mental_illness")
 HIGH_RESISTANCE = 2.0
 MIN_ENCOUNTERS = 30  # per level; smaller levels are pooled into "other" or dropped
 
@@ -112,15 +118,19 @@ def encounter_subgroups(
         frame["civilian_resistance_level"] = np.where(
             resistance.isna(), None, np.where(resistance >= HIGH_RESISTANCE, "high", "low")
         )
-    conditions = [c for c in ("civilian_intoxicated", "civilian_mental_illness") if c in frame]
-    if conditions:
-        signs = frame[conditions].apply(pd.to_numeric, errors="coerce").fillna(0).max(axis=1)
-        frame["civilian_condition"] = np.where(signs > 0, "intoxicated or mentally ill", "neither")
+    for condition in _BINARY_SUBGROUPS:
+        if condition in frame.columns:
+            signs = pd.to_numeric(frame[condition], errors="coerce")
+            frame[f"{condition}_level"] = np.where(
+                signs.isna(), None, np.where(signs > 0, "yes", "no")
+            )
     return frame
 
 
 def _subgroup_column(subgroup: str) -> str:
-    return "civilian_resistance_level" if subgroup == "civilian_resistance" else subgroup
+    if subgroup in ("civilian_resistance", *_BINARY_SUBGROUPS):
+        return f"{subgroup}_level"
+    return subgroup
 
 
 def subgroup_effects(

@@ -53,9 +53,30 @@ def _parser() -> argparse.ArgumentParser:
         help="estimate even if the gate failed or never ran; every output is marked UNGATED",
     )
 
+    _add_include_unreliable(analyze)
+
     report = commands.add_parser("report", help="HTML, Markdown and JSON report")
     report.add_argument("--department")
     report.add_argument("--allow-ungated", action="store_true")
+    _add_include_unreliable(report)
+
+    power = commands.add_parser(
+        "power", help="power and minimum detectable effect of the force analysis"
+    )
+    power.add_argument("--department")
+    power.add_argument("--rate-ratio", type=float, default=0.72, help="ITT rate ratio to detect")
+    power.add_argument("--officers", type=int, help="officers in the trial (default: its own)")
+    power.add_argument("--months", type=int, help="months before and after (default: its own)")
+    power.add_argument("--simulations", type=int, default=200)
+    power.add_argument("--seed", type=int, default=0)
+    power.add_argument(
+        "--baseline-rate",
+        type=float,
+        help="force reports per officer-month: compute from this instead of the warehouse",
+    )
+    power.add_argument("--dispersion", type=float, help="NB2 dispersion across officers")
+    power.add_argument("--allow-ungated", action="store_true")
+    power.add_argument("--json", action="store_true")
 
     run = commands.add_parser("run", help="the nightly job: ingest, run, gate, analysis, report")
     run.add_argument("--drop", required=True, type=Path)
@@ -81,6 +102,14 @@ def _parser() -> argparse.ArgumentParser:
     panel.add_argument("--trial", help="the trial_id (default: the department's only trial)")
     panel.add_argument("--out", required=True, type=Path, help="a .csv or .parquet file")
     return parser
+
+
+def _add_include_unreliable(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--include-unreliable",
+        action="store_true",
+        help="keep SSO items with Krippendorff's alpha below 0.667 in the confirmatory analysis",
+    )
 
 
 def _add_wait(command: argparse.ArgumentParser) -> None:
@@ -134,15 +163,46 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         print(gate.text())
         return 0 if gate.passed else 1
     if args.command == "analyze":
-        analysis = pipeline.analyze(home, args.department, allow_ungated=args.allow_ungated)
+        analysis = pipeline.analyze(
+            home,
+            args.department,
+            allow_ungated=args.allow_ungated,
+            include_unreliable=args.include_unreliable,
+        )
         if args.json:
             print(json.dumps(analysis.to_dict(), indent=2))
         else:
             print(analysis.text())
         return 0
     if args.command == "report":
-        paths = pipeline.report(home, args.department, allow_ungated=args.allow_ungated)
+        paths = pipeline.report(
+            home,
+            args.department,
+            allow_ungated=args.allow_ungated,
+            include_unreliable=args.include_unreliable,
+        )
         print(f"report: {paths.html}")
+        return 0
+    if args.command == "power":
+        result, table = pipeline.power(
+            None if args.baseline_rate is not None else home,
+            args.department,
+            rate_ratio=args.rate_ratio,
+            n_officers=args.officers,
+            n_months=args.months,
+            n_simulations=args.simulations,
+            seed=args.seed,
+            baseline_rate=args.baseline_rate,
+            dispersion=args.dispersion,
+            allow_ungated=args.allow_ungated,
+        )
+        if args.json:
+            document = result.to_dict()
+            document["sample_size"] = table.to_dict(orient="records")
+            print(json.dumps(document, indent=2))
+        else:
+            print(result.summary())
+            print(table.to_string(index=False))
         return 0
     if args.command == "run":
         outcome = pipeline.nightly_run(home, args.drop, args.department, wait_s=args.wait)

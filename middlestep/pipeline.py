@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from middlestep import __version__
+from middlestep.nightly import RunOutcome
 from middlestep.warehouse import PROJECT_ROOT, Home, connect, writer_lock
 
 log = logging.getLogger(__name__)
@@ -29,10 +30,12 @@ class PipelineError(RuntimeError):
 # synth and ingest
 
 
-def synthesize(out: Path, scenario: Path | None, seed: int, scale: float) -> Path:
+def synthesize(
+    out: Path, scenario: Path | None, seed: int, scale: float, drops: int | None = None
+) -> Path:
     from middlestep.synth import run_synth
 
-    return run_synth(Path(out), scenario, seed, scale)
+    return run_synth(Path(out), scenario, seed, scale, drops=drops)
 
 
 def ingest(home: Home, export_dir: Path, department: str, *, wait_s: float = 0.0):
@@ -138,11 +141,12 @@ def latest_build(home: Home) -> BuildIdentity | None:
 def check(home: Home, *, wait_s: float = 0.0):
     from middlestep.gate import record_gate, run_gate
 
-    identity = latest_build(home)
-    if identity is None:
-        raise PipelineError("nothing to check: run `middlestep build` first")
-    result = run_gate(home.warehouse, build_id=identity.build_id)
+    # the lock covers the gate's reads too: no writer may change the build it checks
     with writer_lock(home, wait_s):
+        identity = latest_build(home)
+        if identity is None:
+            raise PipelineError("nothing to check: run `middlestep build` first")
+        result = run_gate(home.warehouse, build_id=identity.build_id)
         record_gate(home.warehouse, result)
     _log_run(home, "check", build_id=identity.build_id, passed=result.passed)
     return result
@@ -172,29 +176,79 @@ class Analysis:
     balance: Any = None
     reliability: Any = None
     notes: list[str] = field(default_factory=list)
+    reliability_items: Any = None  # per item: alpha and kappa with bootstrap intervals
+    excluded_items: list[str] = field(default_factory=list)  # unreliable, left out
+    open_box: Any = None  # analysis.open_box.OpenBox
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "department_id": self.department_id,
-            "gated": self.is_gated,
-            "build_id": self.build_id,
-            "effects": [effect.to_dict() for effect in self.effects],
-            "notes": self.notes,
-        }
+        from middlestep.gate import jsonable
+
+        reliability = self.reliability_items
+        return jsonable(
+            {
+                "department_id": self.department_id,
+                "gated": self.is_gated,
+                "build_id": self.build_id,
+                "effects": [effect.to_dict() for effect in self.effects],
+                "excluded_items": list(self.excluded_items),
+                "reliability_items": (
+                    reliability.astype(object).where(reliability.notna(), None).to_dict("records")
+                    if reliability is not None
+                    else []
+                ),
+                **(self.open_box.to_dict() if self.open_box is not None else {}),
+                "notes": self.notes,
+            }
+        )
 
     def text(self) -> str:
         banner = [] if self.is_gated else ["UNGATED: not for publication", ""]
         blocks = [effect.summary() for effect in self.effects]
+        box = self.open_box
+        if box is not None:
+            if box.power is not None:
+                blocks.append(box.power.summary())
+            if box.summary_index is not None:
+                blocks.append(box.summary_index.summary())
+            blocks += [effect.summary() for effect in box.complier_effects]
+            blocks += [result.summary() for result in box.mediation]
+            blocks += [result.summary() for result in box.heterogeneity]
+            if box.multiple_outcomes is not None:
+                blocks.append(box.multiple_outcomes.to_string(index=False))
+        if self.excluded_items:
+            blocks.append(
+                "left out as unreliable (Krippendorff's alpha below the threshold): "
+                + ", ".join(self.excluded_items)
+            )
         return "\n".join(banner + blocks + [f"note: {note}" for note in self.notes])
 
 
-def analyze(home: Home, department: str | None = None, *, allow_ungated: bool = False) -> Analysis:
+def analyze(
+    home: Home,
+    department: str | None = None,
+    *,
+    allow_ungated: bool = False,
+    include_unreliable: bool = False,
+    reliability_threshold: float = 0.667,
+    settings: Any = None,
+) -> Analysis:
+    """The gated build's effect estimates for one department.
+
+    Communication items whose Krippendorff's alpha (`marts.rpt_sso_reliability`) is below
+    `reliability_threshold` are left out of the confirmatory estimates unless
+    `include_unreliable`. Beside the ITT estimates: Fisher randomization p-values, power and the
+    MDE for force, adjusted p-values and the summary index, complier (2SLS) effects, mediation
+    and subgroup effects (analysis/open_box.py; `settings` sizes the simulations).
+    """
     from analysis.balance import balance_table
     from analysis.communication import itt_effects
     from analysis.force import force_effect
     from analysis.marts import load_marts
+    from analysis.open_box import Settings, add_fisher_p_values, open_box
+    from analysis.reliability import item_reliability, load_codings, unreliable_items
     from middlestep.contract import SSO_ITEMS
 
+    settings = settings or Settings()
     identity, gate = gate_of_latest_build(home)
     if identity is None:
         raise PipelineError("no build to analyse: run `middlestep build` first")
@@ -210,13 +264,117 @@ def analyze(home: Home, department: str | None = None, *, allow_ungated: bool = 
     analysis = Analysis(department_id, is_gated, identity.build_id)
     analysis.balance = balance_table(marts.officers, marts.officer_months)
     analysis.reliability = marts.sso_reliability
+    items = _confirmatory_items(SSO_ITEMS)
     if len(marts.encounters):
-        analysis.effects += itt_effects(marts.encounters, _confirmatory_items(SSO_ITEMS))
+        try:
+            analysis.reliability_items = item_reliability(
+                load_codings(home.warehouse, department_id),
+                SSO_ITEMS,
+                threshold=reliability_threshold,
+                n_bootstrap=settings.n_bootstrap,
+                seed=settings.seed,
+            )
+        except Exception as error:  # noqa: BLE001 - an intermediate model may be absent
+            analysis.notes.append(f"per-coding reliability not computed: {error}")
+        unreliable = [
+            item
+            for item in unreliable_items(marts.sso_reliability, reliability_threshold)
+            if item in items
+        ]
+        if unreliable and include_unreliable:
+            analysis.notes.append(
+                "unreliable items kept in the confirmatory analysis (--include-unreliable): "
+                + ", ".join(unreliable)
+            )
+        elif unreliable:
+            analysis.excluded_items = unreliable
+            items = {item: kind for item, kind in items.items() if item not in unreliable}
+            analysis.notes.append(
+                f"left out of the confirmatory analysis as unreliable (Krippendorff's alpha "
+                f"below {reliability_threshold}): {', '.join(unreliable)}; "
+                "pass --include-unreliable to keep them"
+            )
+        analysis.effects += itt_effects(marts.encounters, items)
     else:
         analysis.notes.append("no SSO-coded encounters: communication effects not estimated")
     for outcome in ("force_reports", "complaints"):
         analysis.effects.append(force_effect(marts.officer_months, outcome=outcome))
+    analysis.effects = add_fisher_p_values(analysis.effects, marts, items, settings)
+    communication = [effect for effect in analysis.effects if effect.outcome in items]
+    analysis.open_box = open_box(
+        marts, communication, items, settings=settings, call_type_groups=_call_type_groups()
+    )
     return analysis
+
+
+def power(
+    home: Home | None,
+    department: str | None = None,
+    *,
+    rate_ratio: float = 0.72,
+    n_officers: int | None = None,
+    n_months: int | None = None,
+    n_simulations: int = 200,
+    seed: int = 0,
+    baseline_rate: float | None = None,
+    dispersion: float | None = None,
+    allow_ungated: bool = False,
+):
+    """(PowerResult, sample-size table) for a department's force outcome, from its own
+    pre-period officer-months (a gated build) or, with `baseline_rate`, from parameters."""
+    from analysis.power import force_baseline, force_power, given_baseline, sample_size_table
+
+    if baseline_rate is not None:
+        baseline = given_baseline(
+            baseline_rate,
+            dispersion=1.0 if dispersion is None else dispersion,
+            n_officers=n_officers or 300,
+            n_months=n_months or 12,
+        )
+    else:
+        from analysis.marts import load_marts
+
+        if home is None:
+            raise PipelineError("no warehouse: give --baseline-rate or a --home with a build")
+        identity, gate = gate_of_latest_build(home)
+        if identity is None:
+            raise PipelineError("no build: run `middlestep build` first (or give --baseline-rate)")
+        if not (gate and gate.get("passed")) and not allow_ungated:
+            raise PipelineError(
+                f"the quality gate did not pass for build {identity.build_id}: run "
+                "`middlestep check` (or pass --allow-ungated)"
+            )
+        department_id = department or _only_department(home)
+        marts = load_marts(home.warehouse, department_id)
+        try:
+            baseline = force_baseline(marts.officer_months)
+        except ValueError as error:
+            raise PipelineError(f"no force baseline for {department_id}: {error}") from error
+        if dispersion is not None:
+            import dataclasses
+
+            baseline = dataclasses.replace(baseline, dispersion=dispersion)
+    result = force_power(
+        baseline,
+        rate_ratio=rate_ratio,
+        n_officers=n_officers,
+        n_months=n_months,
+        n_simulations=n_simulations,
+        seed=seed,
+    )
+    table = sample_size_table(baseline, n_officers=result.n_officers, n_months=result.n_months)
+    return result, table
+
+
+def _call_type_groups() -> dict[str, str]:
+    """The seed mapping of call types to groups (seeds/call_type_groups.csv)."""
+    import csv
+
+    path = PROJECT_ROOT / "seeds" / "call_type_groups.csv"
+    if not path.exists():
+        return {}
+    with open(path, newline="") as handle:
+        return {row["call_type"]: row["call_type_group"] for row in csv.DictReader(handle)}
 
 
 def _only_department(home: Home) -> str:
@@ -245,10 +403,18 @@ def _confirmatory_items(items: dict[str, str]) -> dict[str, str]:
 # report
 
 
-def report(home: Home, department: str | None = None, *, allow_ungated: bool = False):
+def report(
+    home: Home,
+    department: str | None = None,
+    *,
+    allow_ungated: bool = False,
+    include_unreliable: bool = False,
+):
     from middlestep.report import ReportContext, write_report
 
-    analysis = analyze(home, department, allow_ungated=allow_ungated)
+    analysis = analyze(
+        home, department, allow_ungated=allow_ungated, include_unreliable=include_unreliable
+    )
     identity, gate = gate_of_latest_build(home)
     context = ReportContext(
         department_id=analysis.department_id,
@@ -261,6 +427,10 @@ def report(home: Home, department: str | None = None, *, allow_ungated: bool = F
         provenance=_provenance(home, identity),
         is_gated=analysis.is_gated,
         truth=_synthetic_truth(home),
+        open_box=analysis.open_box,
+        reliability_items=analysis.reliability_items,
+        excluded_items=tuple(analysis.excluded_items),
+        analysis_notes=tuple(analysis.notes),
     )
     paths = write_report(home.report_dir, context)
     _log_run(home, "report", build_id=analysis.build_id, path=str(paths.html))
@@ -341,46 +511,19 @@ def demo(directory: Path, *, seed: int = 1, scale: float = 1.0):
     return report(home)
 
 
-@dataclass(frozen=True)
-class RunOutcome:
-    exit_code: int
-    line: str
-
-    def summary_line(self) -> str:
-        return self.line
-
-
 def nightly_run(home: Home, drop: Path, department: str, *, wait_s: float = 0.0) -> RunOutcome:
-    """The scheduled job: ingest a drop, run the models, gate, then analysis and report."""
-    summary = ingest(home, drop, department, wait_s=wait_s)
-    identity = build(home, wait_s=wait_s, incremental=latest_build(home) is not None)
-    gate = check(home, wait_s=wait_s)
-    counts = f"loaded {summary.rows_loaded}, rejected {summary.rows_rejected}"
-    if not gate.passed:
-        line = f"FAILED gate on build {identity.build_id} ({counts}); see `middlestep check`"
-        return RunOutcome(1, line)
-    paths = report(home, summary.department_id)
-    return RunOutcome(0, f"OK build {identity.build_id} ({counts}); report {paths.html}")
+    """The scheduled job: ingest a drop, run the models, gate, then analysis and report
+    (middlestep/nightly.py); never raises, returns the exit code and one summary line."""
+    from middlestep.nightly import run_nightly
+
+    return run_nightly(home, drop, department, wait_s=wait_s)
 
 
 def status(home: Home) -> str:
-    lines = [f"home: {home.root}"]
-    if not home.run_log.exists():
-        return "\n".join(lines + ["nothing has run here yet: try `middlestep demo`"])
-    runs = [json.loads(line) for line in home.run_log.read_text().splitlines() if line.strip()]
-    for entry in runs[-8:]:
-        details = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("step", "at"))
-        lines.append(f"{entry['at']}  {entry['step']:<7} {details}")
-    identity, gate = gate_of_latest_build(home)
-    if identity is None:
-        lines.append("next: run `middlestep build`")
-    elif gate is None:
-        lines.append(f"next: build {identity.build_id} is not gated; run `middlestep check`")
-    elif not gate.get("passed"):
-        lines.append("next: the gate failed; `middlestep check` says what to fix")
-    else:
-        lines.append(f"gate passed for build {identity.build_id}; `middlestep report` is current")
-    return "\n".join(lines)
+    """Last run, its drops, rows loaded and rejected, gate, data freshness, what to do next."""
+    from middlestep.nightly import status_text
+
+    return status_text(home)
 
 
 def _log_run(home: Home, step: str, **details: Any) -> None:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from analysis.results import Effect
 from middlestep.gate import jsonable
+from middlestep.report_sections import Section, open_box_sections, power_sentences
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -66,6 +67,10 @@ class ReportContext:
     provenance: Mapping[str, Any] = field(default_factory=dict)
     is_gated: bool = False
     truth: Mapping[str, Any] | None = None
+    open_box: Any = None  # analysis.open_box.OpenBox: power, mediation, subgroups, ...
+    reliability_items: pd.DataFrame | None = None  # alpha and kappa with bootstrap intervals
+    excluded_items: tuple[str, ...] = ()  # unreliable items left out of the confirmatory set
+    analysis_notes: tuple[str, ...] = ()
 
     @property
     def gate_passed(self) -> bool:
@@ -115,6 +120,17 @@ def write_report(out_dir: Path, context: ReportContext) -> ReportPaths:
 
     summary = summary_sentences(context)
     view = _view(context, provenance, summary)
+    sections = open_box_sections(
+        context.open_box,
+        context.effects,
+        context.reliability_items,
+        context.excluded_items,
+        ALPHA_THRESHOLD,
+    )
+    for section in sections:
+        for plot in section.plots:
+            (out_dir / plot.file_name).write_bytes(plot.png)
+    view["sections"] = [_section_view(section) for section in sections]
 
     html_path = out_dir / "index.html"
     markdown_path = out_dir / "report.md"
@@ -134,7 +150,9 @@ def write_report(out_dir: Path, context: ReportContext) -> ReportPaths:
         encoding="utf-8",
     )
     json_path.write_text(
-        json.dumps(results_document(context, provenance, summary), indent=2, allow_nan=False)
+        json.dumps(
+            results_document(context, provenance, summary), indent=2, allow_nan=False, default=str
+        )
         + "\n",
         encoding="utf-8",
     )
@@ -214,13 +232,39 @@ def summary_sentences(context: ReportContext) -> dict[str, list[str]]:
             f"{ALPHA_THRESHOLD}) on: {items}; effects on these items are less certain than "
             "their intervals suggest."
         )
+    if context.excluded_items:
+        caveats.append(
+            "Left out of the confirmatory analysis as unreliable: "
+            + ", ".join(outcome_label(item) for item in context.excluded_items)
+            + "."
+        )
     if not context.effects:
         not_found.append("No effects were estimated.")
+    box = context.open_box
+    could_detect = power_sentences(box, context.effects)[:2] if box is not None else []
     return {
         "found": found,
         "not_found": not_found,
         "not_analysed": not_analysed,
+        "could_detect": could_detect,
         "caveats": caveats,
+    }
+
+
+def _section_view(section: Section) -> dict[str, Any]:
+    return {
+        "title": section.title,
+        "paragraphs": list(section.paragraphs),
+        "tables": [(caption, _table(frame)) for caption, frame in section.tables],
+        "plots": [
+            {
+                "file_name": plot.file_name,
+                "alt": plot.alt,
+                "data_uri": "data:image/png;base64," + base64.b64encode(plot.png).decode("ascii"),
+            }
+            for plot in section.plots
+        ],
+        "notes": list(section.notes),
     }
 
 
@@ -414,6 +458,8 @@ def effects_frame(
             "n_units": effect.n_units,
             "n_obs": effect.n_obs,
         }
+        if any("fisher_p_value" in e.extras for e in effects):
+            row["fisher_p_value"] = effect.extras.get("fisher_p_value")
         if truth:
             planted = truth_for(truth, effect.outcome)
             row["truth_estimand"] = planted.get("estimand")
@@ -588,6 +634,10 @@ def results_document(
             "gate": dict(context.gate) if context.gate else None,
             "reliability": records(context.reliability),
             "rejects": records(context.rejects),
+            "open_box": context.open_box.to_dict() if context.open_box is not None else None,
+            "reliability_items": records(context.reliability_items),
+            "excluded_items": list(context.excluded_items),
+            "analysis_notes": list(context.analysis_notes),
             "provenance": dict(provenance if provenance is not None else context.provenance),
         }
     )

@@ -12,7 +12,7 @@ import pytest
 from middlestep import pipeline
 from middlestep.cli import main
 from middlestep.contract import SSO_ITEMS
-from middlestep.mapping import load_mapping
+from middlestep.synth import FILES
 from middlestep.warehouse import Home
 
 # The default scenario and seed of `middlestep demo`: 300 officers, 600 coded clips. One draw is
@@ -75,7 +75,7 @@ def test_analyze_refuses_a_build_whose_gate_never_ran(demo, capsys):
     directory, _ = demo
     home = directory / "home"
     # a re-delivered roster (same rows, new file) makes a new build, not yet gated
-    roster = next(t.file for t in load_mapping("synthetic").tables if t.table == "officers")
+    roster = FILES["officers"]  # the mapping takes it by a glob: personnel_roster*.csv
     redelivery = directory / "redelivery"
     redelivery.mkdir()
     original = (directory / "export" / roster).read_text()

@@ -34,7 +34,7 @@ def test_rexp_matches_r_including_the_balance_check_multiplier():
     assert math.floor(RRandom(2024).rexp(1.0 / 500.0)) == 336
 
 
-def test_set_seed_scrambles_with_knuths_lcg():
+def test_set_seed_scrambles_with_the_69069_lcg():
     seed = 1
     for _ in range(51):  # 50 scrambling rounds, then the discarded position word
         seed = (69069 * seed + 1) % 2**32

@@ -416,7 +416,7 @@ def _fisher_tests(
     labels = panel.labels
     results = []
     for target in targets:
-        reference = labels[panel.reference_order]
+        reference = labels[panel.reference_order].astype(np.int16)  # K < 2^15 cohorts
         relabelled = reference[draws]
         statistics = _statistics(panel, target, beta)
         observed = tuple(float(x[0]) for x in statistics(panel.labels[None, :]))

@@ -1,7 +1,7 @@
 """R's default random number generator, so that permutation draws match R's draw for draw.
 
 R >= 3.6 defaults: Mersenne-Twister (MT19937), Inversion, and "Rejection" sampling. This module
-reproduces `set.seed(s)` (Knuth's LCG seed scrambling), `unif_rand()` / `runif()`,
+reproduces `set.seed(s)` (seed scrambling by the LCG x <- 69069 x + 1), `unif_rand()` / `runif()`,
 `R_unif_index()` (rejection sampling on random bits), `sample(n)` and `exp_rand()` / `rexp()`
 (Ahrens & Dieter 1972), following R's `src/main/RNG.c`, `src/main/random.c` and
 `src/nmath/sexp.c` as described in section 11 of the staggered-rollout spec.

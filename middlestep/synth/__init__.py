@@ -38,12 +38,27 @@ def write_truth(truth: dict, out_dir: str | Path) -> Path:
     return path
 
 
-def run_synth(out_dir: Path, scenario_path: Path | None, seed: int, scale: float) -> Path:
-    """Simulate a department and write its export and ``truth.json`` into ``out_dir``."""
+def run_synth(
+    out_dir: Path,
+    scenario_path: Path | None,
+    seed: int,
+    scale: float,
+    drops: int | None = None,
+) -> Path:
+    """Simulate a department and write its export and ``truth.json`` into ``out_dir``.
+
+    With ``drops``, the export is cut into that many nightly drops ``out_dir/drop-001/`` ..
+    (middlestep/synth/drops.py) instead of one directory of files.
+    """
     out_dir = Path(out_dir)
     scenario = load_scenario(scenario_path)
     sim = simulate_department(scenario, seed=seed, scale=scale)
-    write_export(sim, out_dir)
+    if drops is None:
+        write_export(sim, out_dir)
+    else:
+        from middlestep.synth.drops import write_drops
+
+        write_drops(sim, out_dir, drops, seed=seed)
     log.info("synth: computing the planted estimands")
     write_truth(compute_truth(scenario, seed, scale, sim=sim), out_dir)
     return out_dir

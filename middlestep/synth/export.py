@@ -348,14 +348,18 @@ def write_export(sim, out_dir: str | Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for file_name, table in department_tables(sim).items():
-        path = out_dir / file_name
-        log.info("synth: writing %s (%s rows)", path, table.num_rows)
-        if file_name.endswith(".parquet"):
-            # dictionary pages only for the code columns, not for ids and timestamps
-            codes = [name for name in table.column_names if name in DICTIONARY_COLUMNS]
-            pq.write_table(table, path, compression="snappy", use_dictionary=codes)
-        else:
-            options = pa_csv.WriteOptions(include_header=True, quoting_style="needed")
-            pa_csv.write_csv(table, path, write_options=options)
-        written.append(path)
+        written.append(write_table(table, out_dir / file_name))
     return written
+
+
+def write_table(table: pa.Table, path: Path) -> Path:
+    """Write one export file the way the department's systems do (CSV, or the CAD's Parquet)."""
+    log.info("synth: writing %s (%s rows)", path, table.num_rows)
+    if path.suffix == ".parquet":
+        # dictionary pages only for the code columns, not for ids and timestamps
+        codes = [name for name in table.column_names if name in DICTIONARY_COLUMNS]
+        pq.write_table(table, path, compression="snappy", use_dictionary=codes)
+    else:
+        options = pa_csv.WriteOptions(include_header=True, quoting_style="needed")
+        pa_csv.write_csv(table, path, write_options=options)
+    return path

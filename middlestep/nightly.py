@@ -1,0 +1,280 @@
+"""The nightly job (`middlestep run`) and what `middlestep status` says about it.
+
+``run_nightly`` holds the warehouse's writer lock for the whole job, so a second run waits or
+refuses (exit code 75), and then: ingests the drop's new files (files already loaded are skipped
+by their sha256), lets SQLMesh recompute only what the new batches change (middlestep/build.py
+restates the months they touch), runs the quality gate, and writes the analysis and report only
+if the gate passed. It ends with ONE line a scheduler can act on, and an entry in the run log.
+
+A run killed at any point can simply be run again: each file's ingest is one transaction, the
+build restates from what the last *completed* build recorded, and a SQLMesh plan left
+half-applied is re-planned (``_build_recovering``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from middlestep.warehouse import Home, WarehouseBusy, connect, writer_lock
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_BUSY = 0, 1, 75  # 75 = EX_TEMPFAIL: try again later
+
+NEXT_STEP = {
+    "ingest": "fix the drop or departments/NAME.yaml and run again (loaded files are skipped)",
+    "build": "see `middlestep -v build`; fix the model and run again (the drop is loaded)",
+    "gate": "`middlestep check` lists what failed; a corrected file in the next drop fixes data",
+    "report": "see `middlestep report`; the build passed its gate",
+    "lock": "another middlestep command holds the warehouse: run again later or pass --wait",
+}
+
+# raw table -> the column that dates its records, for data freshness
+EVENT_COLUMNS = {
+    "officers": "appointed_on",
+    "officer_units": "started_on",
+    "trial_assignments": "assigned_on",
+    "training_events": "attended_on",
+    "calls": "received_at",
+    "call_officers": "arrived_at",
+    "bwc_videos": "started_at",
+    "sso_codings": "coded_at",
+    "force_reports": "occurred_at",
+    "complaints": "received_at",
+}
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    exit_code: int
+    line: str
+    details: dict[str, Any] | None = None
+
+    def summary_line(self) -> str:
+        return self.line
+
+
+def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0) -> RunOutcome:
+    """Ingest a drop, run the models, gate, then analysis and report: one summary line."""
+    from middlestep import pipeline
+
+    drop = Path(drop)
+    name = drop.resolve().name
+    started = time.monotonic()
+    facts: dict[str, Any] = {"drop": str(drop), "department": department}
+    stage = "lock"
+    try:
+        with writer_lock(home, wait_s):
+            stage = "ingest"
+            log.info("run: ingest %s", drop)
+            summary = pipeline.ingest(home, drop, department)
+            loaded_files = [f for f in summary.files if f.status == "loaded"]
+            facts.update(
+                loaded=summary.rows_loaded,
+                rejected=summary.rows_rejected,
+                files_loaded=len(loaded_files),
+                files_skipped=len(summary.files) - len(loaded_files),
+                warnings=summary.warnings,
+            )
+            stage = "build"
+            log.info("run: build (SQLMesh: only the intervals the new batches change)")
+            identity = _build_recovering(home)
+            facts["build_id"] = identity.build_id
+            stage = "gate"
+            log.info("run: gate")
+            gate = pipeline.check(home)
+            facts["gate_passed"] = gate.passed
+            if not gate.passed:
+                reason = f"{gate.n_failed} gate checks failed on build {identity.build_id}"
+                facts["failures"] = gate.failures().splitlines()[:10]
+                return _finish(home, name, facts, started, EXIT_FAILED, stage, reason)
+            stage = "report"
+            log.info("run: analysis and report")
+            paths = pipeline.report(home, summary.department_id)
+            facts["report"] = str(paths.html)
+    except WarehouseBusy as busy:
+        return _finish(home, name, facts, started, EXIT_BUSY, "lock", str(busy), log_it=False)
+    except Exception as error:  # the scheduler gets one line; the log gets the traceback
+        log.exception("run: %s failed", stage)
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        return _finish(home, name, facts, started, EXIT_FAILED, stage, reason)
+    return _finish(home, name, facts, started, EXIT_OK, None, None)
+
+
+def _build_recovering(home: Home):
+    """The incremental build; if SQLMesh fails on state a killed run left half-applied, plan
+    again from SQLMesh's state (a plan fills what is missing and restates what changed)."""
+    from middlestep import pipeline
+    from middlestep.build import BuildError
+
+    incremental = pipeline.latest_build(home) is not None
+    try:
+        return pipeline.build(home, incremental=incremental)
+    except BuildError as error:
+        log.warning("run: the build failed (%s); planning again", str(error).splitlines()[0])
+        return pipeline.build(home, incremental=False)
+
+
+def _finish(
+    home: Home,
+    name: str,
+    facts: dict[str, Any],
+    started: float,
+    exit_code: int,
+    stage: str | None,
+    reason: str | None,
+    *,
+    log_it: bool = True,
+) -> RunOutcome:
+    seconds = round(time.monotonic() - started, 1)
+    counts = f"loaded {facts.get('loaded', 0)} rejected {facts.get('rejected', 0)}"
+    files = (
+        f" ({facts['files_loaded']} files loaded, {facts['files_skipped']} already loaded)"
+        if "files_loaded" in facts
+        else ""
+    )
+    if exit_code == EXIT_OK:
+        outcome = "OK"
+        line = (
+            f"middlestep run: OK {name}: {counts}{files}; build {facts['build_id']}; "
+            f"gate passed; report {facts['report']} ({seconds:g} s)"
+        )
+    else:
+        outcome = "BUSY" if exit_code == EXIT_BUSY else "FAILED"
+        done = f" after {counts}{files}" if "loaded" in facts else ""
+        line = (
+            f"middlestep run: {outcome} {name} at {stage}{done}: {reason}; "
+            f"next: {NEXT_STEP[stage or 'ingest']}"
+        )
+    facts.update(
+        outcome=outcome,
+        exit_code=exit_code,
+        failed_at=stage,
+        reason=reason,
+        next=NEXT_STEP.get(stage or "") if exit_code else None,
+        seconds=seconds,
+    )
+    if log_it:  # a refused run did not touch the warehouse: it is not the "last run"
+        from middlestep.pipeline import _log_run
+
+        _log_run(home, "run", **facts)
+    return RunOutcome(exit_code, line, facts)
+
+
+# --------------------------------------------------------------------------------------------
+# status
+
+
+def read_run_log(home: Home) -> list[dict[str, Any]]:
+    if not home.run_log.exists():
+        return []
+    entries = []
+    for line in home.run_log.read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a killed process
+    return entries
+
+
+def freshness(home: Home) -> list[dict[str, Any]]:
+    """Per raw table: rows, the latest event date, and when its last batch was loaded."""
+    if not home.warehouse.exists():
+        return []
+    rows = []
+    with connect(home.warehouse, read_only=True) as connection:
+        for table, column in EVENT_COLUMNS.items():
+            latest_event, n_rows = connection.execute(
+                f'select max("{column}"), count(*) from raw.{table}'
+            ).fetchone()
+            batches, last_loaded = connection.execute(
+                "select count(*), max(loaded_at) from raw._batches where table_name = ?", [table]
+            ).fetchone()
+            rows.append(
+                {
+                    "table": table,
+                    "rows": n_rows,
+                    "latest_event": latest_event,
+                    "batches": batches,
+                    "last_loaded_at": last_loaded,
+                }
+            )
+    return rows
+
+
+def status_text(home: Home) -> str:
+    from middlestep.pipeline import gate_of_latest_build
+
+    lines = [f"home: {home.root}"]
+    entries = read_run_log(home)
+    if not entries and not home.warehouse.exists():
+        return "\n".join(lines + ["nothing has run here yet: try `middlestep demo`"])
+    runs = [entry for entry in entries if entry.get("step") == "run"]
+    if runs:
+        last = runs[-1]
+        lines.append(
+            f"last run: {last['at']} {Path(last.get('drop', '?')).name} "
+            f"({last.get('department')}): {last.get('outcome')} in {last.get('seconds')} s"
+        )
+        if "loaded" in last:
+            lines.append(
+                f"  rows loaded {last['loaded']}, rejected {last['rejected']}; files loaded "
+                f"{last.get('files_loaded')}, already loaded {last.get('files_skipped')}"
+            )
+        gate = {True: "passed", False: "FAILED", None: "not run"}[last.get("gate_passed")]
+        lines.append(f"  build {last.get('build_id', '-')}; gate {gate}")
+        if last.get("report"):
+            lines.append(f"  report {last['report']}")
+        if last.get("outcome") != "OK":
+            lines.append(f"  failed at {last.get('failed_at')}: {last.get('reason')}")
+        lines += [f"  warning: {warning}" for warning in last.get("warnings") or []]
+        lines.append("drops run: " + ", ".join(_run_label(entry) for entry in runs[-10:]))
+    else:
+        lines.append("no nightly run yet (`middlestep run --drop DIR --department NAME`)")
+        for entry in entries[-5:]:
+            details = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("step", "at"))
+            lines.append(f"{entry['at']}  {entry['step']:<7} {details}")
+    fresh = freshness(home)
+    if fresh:
+        lines.append("data freshness (latest event; last loaded):")
+        for row in fresh:
+            if not row["batches"]:
+                continue
+            lines.append(
+                f"  {row['table']:<18} {_when(row['latest_event']):<19}  "
+                f"loaded {_when(row['last_loaded_at'])}  ({row['rows']} rows, "
+                f"{row['batches']} batches)"
+            )
+    identity, gate = gate_of_latest_build(home)
+    lines.append("next: " + _next_step(runs[-1] if runs else None, identity, gate))
+    return "\n".join(lines)
+
+
+def _run_label(entry: dict[str, Any]) -> str:
+    return f"{Path(entry.get('drop', '?')).name} {entry.get('outcome')}"
+
+
+def _when(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def _next_step(last_run: dict[str, Any] | None, identity, gate) -> str:
+    if last_run is not None and last_run.get("outcome") == "FAILED":
+        return str(last_run.get("next"))
+    if identity is None:
+        return "run `middlestep build`"
+    if gate is None:
+        return f"build {identity.build_id} is not gated; run `middlestep check`"
+    if not gate.get("passed"):
+        return "the gate failed; `middlestep check` says what to fix"
+    return f"nothing: the gate passed for build {identity.build_id} and the report is current"
