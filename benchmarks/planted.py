@@ -11,6 +11,7 @@ default scenario with `overrides` merged in, and returns the frames the analysis
 * `NON_COMPLIANCE`: 35% of assigned officers never complete the training.
 * `HETEROGENEITY`: training raises personal conversation by 8 points, and by 30 more with
   civilians showing signs of mental illness.
+* `PLANTED`: all three at once (with 4,000 coded clips).
 * `NULL`: no effect of training on anything.
 """
 
@@ -37,6 +38,16 @@ HETEROGENEITY = {
     "sso_items": {
         "civilian_mental_illness": {"baseline": 0.2},
         "personal_conversation": {"effect": 0.08, "effect_by": {"civilian_mental_illness": 0.3}},
+    },
+}
+# all of the above in one department (one generator run for the fast tests)
+PLANTED = {
+    "training": {"non_compliance": 0.35},
+    "videos": {"coded_clips": 4000},
+    "sso_items": {
+        "civilian_mental_illness": {"baseline": 0.2},
+        "personal_conversation": {"effect": 0.2, "effect_by": {"civilian_mental_illness": 0.3}},
+        "force_used": {"baseline": 0.15, "modifiers": {"personal_conversation": -1.5}},
     },
 }
 NULL = {
@@ -106,3 +117,20 @@ def _call_types(simulated) -> pd.DataFrame:
         call_id=lambda f: f["call_id"].astype(str), call_type=lambda f: f["call_type"].astype(str)
     )
     return videos.merge(calls, on="call_id", how="left")[["video_id", "call_type"]]
+
+
+SCENARIOS = {
+    "mediation": MEDIATION,
+    "non_compliance": NON_COMPLIANCE,
+    "heterogeneity": HETEROGENEITY,
+    "planted": PLANTED,
+    "null": NULL,
+    "default": {},
+}
+
+
+@functools.cache
+def cached_department(name: str, seed: int = 0, scale: float = 1.0) -> dict:
+    """`planted_department(SCENARIOS[name], seed, scale)`, computed once per process (tests in
+    several modules share it). Do not modify the frames it returns."""
+    return planted_department(SCENARIOS[name], seed=seed, scale=scale)

@@ -1,8 +1,12 @@
 """`make bench`: wall time and peak memory of each step, for the default department and one 20
-times larger, and the SQLMesh build beside the same marts built by plain DuckDB SQL.
+times larger, the SQLMesh build beside the same marts built by plain DuckDB SQL, and a nightly
+`run` with one day of new data beside a full rebuild (`run` of the whole export).
 
 Each step runs in a fresh process (peak memory is that step's own). Figures are printed as a
 table; the build comparison is a ratio measured in one run, since these machines are shared.
+A last section times the staggered-rollout estimators on the Chicago main sample
+(benchmarks/staggered.py: 24 estimates, 5,000 permutations) against the R package's quoted cost;
+`--skip-staggered` leaves it out.
 """
 
 from __future__ import annotations
@@ -21,11 +25,40 @@ from benchmarks.plain_duckdb import build_plain
 STEPS = ("ingest", "build", "check", "analyze")
 
 
-def measure_step(work: Path, home: Path, name: str, argv: list[str]) -> dict:
+def measure_step(work: Path, home: Path, name: str, argv: list[str], check: bool = True) -> dict:
     out = work / f"{name}.json"
     command = [sys.executable, "-m", "benchmarks.measure", str(out), "--", "--home", str(home)]
-    subprocess.run(command + argv, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command + argv, check=check, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())
+
+
+def write_one_day_drops(scale: float, seed: int, out: Path) -> None:
+    """The department's history up to the day before its last day of calls (drop-001), that
+    last day (drop-002: the night's new calls, force reports and codings) and the rest."""
+    from middlestep.synth import load_scenario, simulate_department
+    from middlestep.synth.drops import availability_days, write_drops
+
+    sim = simulate_department(load_scenario(None), seed=seed, scale=scale)
+    last_day = dt.date(1970, 1, 1) + dt.timedelta(days=int(availability_days(sim)["calls"].max()))
+    write_drops(sim, out, 3, seed=seed, cuts=[last_day - dt.timedelta(days=1), last_day])
+
+
+def bench_nightly(scale: float, seed: int, work: Path, export: Path) -> dict:
+    """A nightly `run` with one day of new data beside a full rebuild (`run` of the whole export
+    on a fresh warehouse): the nightly run should cost a few percent of the full one."""
+    label = f"[scale {scale:g}]"
+    print(f"{label} nightly drops ...", file=sys.stderr, flush=True)
+    drops = work / "drops"
+    write_one_day_drops(scale, seed, drops)
+    run = ["run", "--department", "synthetic", "--drop"]
+    print(f"{label} run: full rebuild ...", file=sys.stderr, flush=True)
+    full = measure_step(work, work / "home-full", "run-full", [*run, str(export)], check=False)
+    print(f"{label} run: history (drop 1) ...", file=sys.stderr, flush=True)
+    home = work / "home-nightly"
+    measure_step(work, home, "run-history", [*run, str(drops / "drop-001")], check=False)
+    print(f"{label} run: one night (drop 2) ...", file=sys.stderr, flush=True)
+    nightly = measure_step(work, home, "run-nightly", [*run, str(drops / "drop-002")], check=False)
+    return {"run_full_rebuild": full, "run_nightly_one_day": nightly}
 
 
 def bench_department(scale: float, seed: int, work: Path) -> dict:
@@ -53,6 +86,7 @@ def bench_department(scale: float, seed: int, work: Path) -> dict:
     print(f"[scale {scale:g}] plain DuckDB build ...", file=sys.stderr, flush=True)
     end = dt.datetime(2040, 1, 1)
     figures["plain_duckdb_build"] = {"seconds": build_plain(work / "ingested.duckdb", work, end)}
+    figures.update(bench_nightly(scale, seed, work, export))
     return figures
 
 
@@ -60,6 +94,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scales", default="1,20", help="comma-separated department scales")
     parser.add_argument("--seed", type=int, default=20240101)
+    parser.add_argument(
+        "--skip-staggered", action="store_true", help="leave out the staggered estimators"
+    )
+    parser.add_argument(
+        "--staggered-permutations", type=int, default=5000, help="Fisher draws to time"
+    )
     args = parser.parse_args()
     results = {}
     for scale in (float(s) for s in args.scales.split(",")):
@@ -72,7 +112,24 @@ def main() -> int:
             print(f"{scale:>6g} {step:<20} {figure['seconds']:>9.2f} {peak}")
         ratio = figures["build"]["seconds"] / figures["plain_duckdb_build"]["seconds"]
         print(f"{scale:>6g} {'build / plain DuckDB':<20} {ratio:>9.2f}x")
+        nightly = figures["run_nightly_one_day"]["seconds"] / figures["run_full_rebuild"]["seconds"]
+        print(f"{scale:>6g} {'nightly / full run':<20} {100 * nightly:>8.1f}%")
+    if not args.skip_staggered:
+        bench_staggered(args.staggered_permutations)
     return 0
+
+
+def bench_staggered(permutations: int) -> None:
+    """The staggered-rollout estimators beside the R package's quoted 0.5 s per estimate and
+    0.3 s per permutation (ratio = R's quoted time / ours)."""
+    from benchmarks import staggered
+
+    print("\nstaggered roll-out estimators ...", file=sys.stderr, flush=True)
+    source, rows, notes = staggered.measure(staggered.default_data_dir(), permutations)
+    print(f"\nstaggered roll-out estimators: {source}")
+    print(staggered.table(rows))
+    for note in notes:
+        print(f"  {note}")
 
 
 if __name__ == "__main__":

@@ -117,40 +117,58 @@ def time_permutations(panel: pd.DataFrame, permutations: int, rng: str) -> tuple
     return time.perf_counter() - start, effect.extras
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--permutations", type=int, default=5000)
-    parser.add_argument("--simulate", action="store_true", help="use a simulated panel")
-    args = parser.parse_args(argv)
-    data_dir = args.data_dir or (DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.exists() else None)
-    if args.simulate:
-        data_dir = None
+def measure(
+    data_dir: Path | None, permutations: int
+) -> tuple[str, list[tuple[str, float, float]], list[str]]:
+    """(panel description, rows of (step, seconds, R's quoted seconds), notes)."""
     warnings.simplefilter("ignore")
     if data_dir is not None:
         panel, source = chicago_main_sample(data_dir), f"Chicago main sample from {data_dir}"
     else:
         panel, source = simulated_panel(), "simulated panel of the Chicago main-sample size"
     n_units, n_cohorts = panel["unit"].nunique(), panel["cohort"].nunique()
-    print(f"{source}: {n_units} units x {panel['period'].nunique()} periods, {n_cohorts} cohorts")
+    source += f": {n_units} units x {panel['period'].nunique()} periods, {n_cohorts} cohorts"
 
-    rows = []
+    rows, notes = [], []
     estimates = time_estimates(panel)
     rows.append(("24 estimates", estimates, 24 * R_SECONDS_PER_ESTIMATE))
     for rng in ("numpy", "r"):
-        seconds, extras = time_permutations(panel, args.permutations, rng)
-        label = f"{args.permutations} permutations ({rng} draws, simple, complaints)"
-        rows.append((label, seconds, args.permutations * R_SECONDS_PER_PERMUTATION))
-        print(f"  fisher p-value with {rng} draws: {extras['fisher_p_value']:.4f}")
+        seconds, extras = time_permutations(panel, permutations, rng)
+        label = f"{permutations} permutations ({rng} draws, simple, complaints)"
+        rows.append((label, seconds, permutations * R_SECONDS_PER_PERMUTATION))
+        notes.append(f"fisher p-value with {rng} draws: {extras['fisher_p_value']:.4f}")
     start = time.perf_counter()
-    r_permutations(np.arange(1, args.permutations + 1), n_units)
+    r_permutations(np.arange(1, permutations + 1), n_units)
     rows.append(("  of which R's draws alone", time.perf_counter() - start, float("nan")))
+    return source, rows, notes
 
-    print(f"{'step':<58}{'seconds':>9}{'R quoted':>10}{'ratio':>8}")
+
+def table(rows: list[tuple[str, float, float]]) -> str:
+    """The timings beside R's quoted cost; ratio = R's quoted seconds / ours (x times faster)."""
+    lines = [f"{'step':<58}{'seconds':>9}{'R quoted':>10}{'ratio':>8}"]
     for label, seconds, quoted in rows:
         ratio = f"{quoted / seconds:>7.0f}x" if np.isfinite(quoted) else ""
         quoted_text = f"{quoted:>10.0f}" if np.isfinite(quoted) else f"{'':>10}"
-        print(f"{label:<58}{seconds:>9.2f}{quoted_text}{ratio}")
+        lines.append(f"{label:<58}{seconds:>9.2f}{quoted_text}{ratio}")
+    return "\n".join(lines)
+
+
+def default_data_dir() -> Path | None:
+    return DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.exists() else None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--permutations", type=int, default=5000)
+    parser.add_argument("--simulate", action="store_true", help="use a simulated panel")
+    args = parser.parse_args(argv)
+    data_dir = None if args.simulate else (args.data_dir or default_data_dir())
+    source, rows, notes = measure(data_dir, args.permutations)
+    print(source)
+    for note in notes:
+        print(f"  {note}")
+    print(table(rows))
 
 
 if __name__ == "__main__":

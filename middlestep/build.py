@@ -294,6 +294,11 @@ def _models_changed(context) -> bool:
     environment = context.state_reader.get_environment(ENVIRONMENT)
     if environment is None:
         return True
+    if not environment.finalized_ts:
+        # a plan killed after it recorded the environment but before it finished (its views
+        # not updated): plan again, so that SQLMesh completes it
+        logger.warning("the last SQLMesh plan of %s did not finish: planning again", ENVIRONMENT)
+        return True
     deployed = {snapshot.name: snapshot.fingerprint for snapshot in environment.snapshots}
     local = {snapshot.name: snapshot.fingerprint for snapshot in context.snapshots.values()}
     return deployed != local

@@ -11,8 +11,13 @@ import logging
 import sys
 from pathlib import Path
 
+import duckdb
+
 from middlestep import pipeline
-from middlestep.warehouse import Home, WarehouseBusy
+from middlestep.warehouse import Home, WarehouseBusy, is_lock_error, reader_lock
+
+# commands that only read the warehouse: they take the shared lock, never the writer's
+READERS = ("analyze", "report", "status", "panel", "power", "rollout")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--scenario", type=Path, help="YAML overriding the default scenario")
     synth.add_argument("--seed", type=int, default=1)
     synth.add_argument("--scale", type=float, default=1.0, help="multiplies the officers")
+    synth.add_argument(
+        "--drops",
+        type=int,
+        metavar="N",
+        help="cut the export into N nightly drops OUT/drop-001 .. (for `middlestep run`)",
+    )
 
     ingest = commands.add_parser("ingest", help="load an export through its department mapping")
     ingest.add_argument("export_dir", type=Path)
@@ -52,13 +63,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="estimate even if the gate failed or never ran; every output is marked UNGATED",
     )
-
     _add_include_unreliable(analyze)
+    _add_wait(analyze)
 
     report = commands.add_parser("report", help="HTML, Markdown and JSON report")
     report.add_argument("--department")
     report.add_argument("--allow-ungated", action="store_true")
+    report.add_argument(
+        "--permutations",
+        type=int,
+        default=500,
+        metavar="N",
+        help="Fisher randomization draws per estimate (default 500; fewer is faster)",
+    )
     _add_include_unreliable(report)
+    _add_wait(report)
 
     power = commands.add_parser(
         "power", help="power and minimum detectable effect of the force analysis"
@@ -88,7 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--scale", type=float, default=1.0)
 
-    commands.add_parser("status", help="last run, gate, freshness, what to do next")
+    status = commands.add_parser("status", help="last run, gate, freshness, what to do next")
+    _add_wait(status)
 
     panel = commands.add_parser("panel", help="a roll-out's officer x month panel from the marts")
     panel.add_argument("--department", required=True)
@@ -101,7 +121,57 @@ def _parser() -> argparse.ArgumentParser:
     panel.add_argument("--sample", choices=("full", "main", "omit-late"), default="full")
     panel.add_argument("--trial", help="the trial_id (default: the department's only trial)")
     panel.add_argument("--out", required=True, type=Path, help="a .csv or .parquet file")
+    _add_rollout(commands)
     return parser
+
+
+def _add_rollout(commands) -> None:
+    rollout = commands.add_parser(
+        "rollout",
+        help="a staggered roll-out effect (Roth & Sant'Anna 2023) of a gated build",
+        description="Builds the department's balanced officer x month panel from the marts and "
+        "estimates one staggered roll-out effect: a difference in mean counts per officer-month.",
+    )
+    rollout.add_argument("--department", required=True)
+    rollout.add_argument("--outcome", choices=("force", "complaints", "sustained"), default="force")
+    rollout.add_argument(
+        "--estimand", choices=("simple", "cohort", "calendar", "eventstudy"), default="simple"
+    )
+    rollout.add_argument(
+        "--estimator",
+        choices=("efficient", "cs", "sa"),
+        default="efficient",
+        help="Roth & Sant'Anna efficient, Callaway & Sant'Anna, Sun & Abraham",
+    )
+    rollout.add_argument(
+        "--sample",
+        choices=("full", "main", "omit-late"),
+        help="estimation sample (default: main for chicago, else full)",
+    )
+    rollout.add_argument(
+        "--event-time", type=int, metavar="E", help="months since training (eventstudy; default 0)"
+    )
+    rollout.add_argument(
+        "--permutations",
+        type=int,
+        default=500,
+        metavar="N",
+        help="Fisher randomization draws (default 500; 0 skips the test)",
+    )
+    rollout.add_argument("--seed", type=int, default=0, help="seed of numpy's draws")
+    rollout.add_argument(
+        "--rng",
+        choices=("numpy", "r"),
+        default="numpy",
+        help="r: the R package's draws (seeds 1..N), for identical Fisher p-values",
+    )
+    rollout.add_argument("--json", action="store_true")
+    rollout.add_argument(
+        "--allow-ungated",
+        action="store_true",
+        help="estimate even if the gate failed or never ran; the output is marked UNGATED",
+    )
+    _add_wait(rollout)
 
 
 def _add_include_unreliable(command: argparse.ArgumentParser) -> None:
@@ -130,12 +200,26 @@ def main(argv: list[str] | None = None) -> int:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    if not args.verbose:  # SQLMesh logs every statement at INFO: keep `run`'s log readable
+        logging.getLogger("sqlmesh").setLevel(logging.WARNING)
     home = Home.resolve(args.home)
     try:
+        if args.command in READERS:  # read-only: wait for (or refuse during) a write
+            with reader_lock(home, getattr(args, "wait", 0.0)):
+                return _dispatch(args, home)
         return _dispatch(args, home)
     except WarehouseBusy as busy:
         print(f"middlestep: {busy}", file=sys.stderr)
         return 75  # EX_TEMPFAIL: a scheduler may retry
+    except duckdb.IOException as error:
+        if not is_lock_error(error):
+            raise
+        print(
+            f"middlestep: the warehouse {home.warehouse} is open in another program "
+            "(not middlestep); close it and try again",
+            file=sys.stderr,
+        )
+        return 75
     except pipeline.PipelineError as error:
         print(f"middlestep {args.command}: {error}", file=sys.stderr)
         return 1
@@ -143,8 +227,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, home: Home) -> int:
     if args.command == "synth":
-        out = pipeline.synthesize(args.out, args.scenario, args.seed, args.scale)
-        print(f"wrote a synthetic department's export to {out} (planted truth: {out}/truth.json)")
+        out = pipeline.synthesize(args.out, args.scenario, args.seed, args.scale, args.drops)
+        what = f"{args.drops} nightly drops of " if args.drops else ""
+        print(f"wrote {what}a synthetic department's export to {out} (truth: {out}/truth.json)")
         return 0
     if args.command == "ingest":
         summary = pipeline.ingest(home, args.export_dir, args.department, wait_s=args.wait)
@@ -180,6 +265,7 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
             args.department,
             allow_ungated=args.allow_ungated,
             include_unreliable=args.include_unreliable,
+            permutations=args.permutations,
         )
         print(f"report: {paths.html}")
         return 0
@@ -223,6 +309,26 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         frame = balanced_panel(home.warehouse, args.department, args.sample, trial_id=args.trial)
         out = write_panel(frame, args.out)
         print(f"wrote {len(frame)} officer-months of {frame['uid'].nunique()} officers to {out}")
+        return 0
+    if args.command == "rollout":
+        from middlestep.rollout import rollout
+
+        if args.event_time is not None and args.estimand != "eventstudy":
+            raise pipeline.PipelineError("--event-time needs --estimand eventstudy")
+        result = rollout(
+            home,
+            args.department,
+            outcome=args.outcome,
+            estimand=args.estimand,
+            estimator=args.estimator,
+            sample=args.sample,
+            event_time=args.event_time,
+            permutations=args.permutations,
+            seed=args.seed,
+            rng=args.rng,
+            allow_ungated=args.allow_ungated,
+        )
+        print(json.dumps(result.to_dict(), indent=2) if args.json else result.text())
         return 0
     raise AssertionError(args.command)
 

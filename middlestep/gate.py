@@ -213,9 +213,23 @@ def _arm_balance(dim_officers: pd.DataFrame) -> pd.DataFrame:
     return balance[columns]
 
 
+def _trial_officers(dim_officers: pd.DataFrame) -> pd.DataFrame:
+    """Officers in a trial or roll-out (an arm or a cohort): the officers analyses estimate on."""
+    in_trial = dim_officers["trial_id"].notna() if "trial_id" in dim_officers else False
+    return dim_officers[in_trial].reset_index(drop=True)
+
+
+def _officers_outside_trials(dim_officers: pd.DataFrame) -> pd.DataFrame:
+    """Officers on the roster but in no trial or roll-out: no estimate uses them."""
+    in_trial = dim_officers["trial_id"].notna() if "trial_id" in dim_officers else False
+    return dim_officers[~in_trial].reset_index(drop=True)
+
+
 DERIVED_FRAMES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
     "assigned_officers": _assigned_officers,
     "arm_balance": _arm_balance,
+    "trial_officers": _trial_officers,
+    "officers_outside_trials": _officers_outside_trials,
 }
 
 
@@ -1024,6 +1038,14 @@ def _analyses_supported(facts: _WarehouseFacts) -> tuple[AnalysisSupport, ...]:
             else None
         )
         supports.append(support(RANDOMIZATION_BALANCE, trial_reason))
+        # force and complaint effects: by arm (wait-list trial) or by cohort (staggered roll-out)
+        rollout_months = int(column(months, "cohort_period").notna().sum())
+        outcome_reason = (
+            None
+            if trial_reason is None or n_cohorts >= 2
+            else "no officers assigned to a trial arm or to two or more roll-out cohorts"
+        )
+        outcome_months = assigned_months if trial_reason is None else rollout_months
         supports.append(
             support(
                 COMMUNICATION_EFFECTS,
@@ -1043,12 +1065,12 @@ def _analyses_supported(facts: _WarehouseFacts) -> tuple[AnalysisSupport, ...]:
         supports.append(
             support(
                 FORCE_EFFECTS,
-                trial_reason
+                outcome_reason
                 or (
                     "no officer-months"
                     if months.empty
-                    else "no officer-months of officers in a trial arm"
-                    if assigned_months == 0
+                    else "no officer-months of officers in a trial arm or roll-out cohort"
+                    if outcome_months == 0
                     else "no force reports delivered"
                     if not force_delivered
                     else None
@@ -1061,10 +1083,10 @@ def _analyses_supported(facts: _WarehouseFacts) -> tuple[AnalysisSupport, ...]:
         supports.append(
             support(
                 COMPLAINT_EFFECTS,
-                trial_reason
+                outcome_reason
                 or (
-                    "no officer-months of officers in a trial arm"
-                    if assigned_months == 0
+                    "no officer-months of officers in a trial arm or roll-out cohort"
+                    if outcome_months == 0
                     else "no complaints delivered"
                     if not complaints_delivered
                     else None

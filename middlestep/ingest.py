@@ -138,9 +138,12 @@ def ingest_export(
                 )
             for path in files:
                 log.info("ingesting %s -> raw.%s", path.name, table_name)
-                summary.files.append(
-                    _ingest_file(connection, path, export_dir, table_mapping, mapping, as_of)
-                )
+                result = _ingest_file(connection, path, export_dir, table_mapping, mapping, as_of)
+                summary.files.append(result)
+                if result.status == "loaded" and result.rows_read == 0:
+                    summary.warnings.append(
+                        f"{result.source_file} has no data rows (an empty file or only a header)"
+                    )
     finally:
         connection.close()
     return summary
@@ -314,7 +317,7 @@ def _stage_csv(
             line = reader.line_num  # the last physical line of the record
             if not row:
                 continue  # a blank line is not a record
-            problem = _row_problem(row, header, missing, encoding)
+            problem = _row_problem(row, header, missing, table_mapping.encoding)
             if problem:
                 pre_rejects.append(_PreReject(line, None, None, problem))
                 continue

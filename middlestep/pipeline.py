@@ -179,6 +179,10 @@ class Analysis:
     reliability_items: Any = None  # per item: alpha and kappa with bootstrap intervals
     excluded_items: list[str] = field(default_factory=list)  # unreliable, left out
     open_box: Any = None  # analysis.open_box.OpenBox
+    # staggered roll-out estimators (middlestep/rollout.py): the whole study of a roll-out
+    # department, and a wait-list trial's force/complaint effects read as a two-cohort roll-out
+    rollout: Any = None  # analysis.rollout.RolloutStudy
+    rollout_effects: list = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         from middlestep.gate import jsonable
@@ -197,6 +201,8 @@ class Analysis:
                     else []
                 ),
                 **(self.open_box.to_dict() if self.open_box is not None else {}),
+                "rollout_effects": [effect.to_dict() for effect in self.rollout_effects],
+                "rollout": self.rollout.to_dict() if self.rollout is not None else None,
                 "notes": self.notes,
             }
         )
@@ -215,6 +221,9 @@ class Analysis:
             blocks += [result.summary() for result in box.heterogeneity]
             if box.multiple_outcomes is not None:
                 blocks.append(box.multiple_outcomes.to_string(index=False))
+        blocks += [effect.summary() for effect in self.rollout_effects]
+        if self.rollout is not None:
+            blocks.append(self.rollout.estimates_frame().to_string(index=False))
         if self.excluded_items:
             blocks.append(
                 "left out as unreliable (Krippendorff's alpha below the threshold): "
@@ -260,8 +269,18 @@ def analyze(
             "and fix what it reports (or pass --allow-ungated to mark every output UNGATED)"
         )
     department_id = department or _only_department(home)
-    marts = load_marts(home.warehouse, department_id)
     analysis = Analysis(department_id, is_gated, identity.build_id)
+    from middlestep import rollout
+
+    if rollout.is_rollout_only(home, department_id, gate):
+        # a staggered roll-out without randomized arms (Chicago): its estimators only
+        analysis.rollout = rollout.department_study(
+            home, department_id, permutations=settings.n_permutations, seed=settings.seed
+        )
+        analysis.effects = analysis.rollout.headline_effects()
+        analysis.notes += analysis.rollout.notes
+        return analysis
+    marts = load_marts(home.warehouse, department_id)
     analysis.balance = balance_table(marts.officers, marts.officer_months)
     analysis.reliability = marts.sso_reliability
     items = _confirmatory_items(SSO_ITEMS)
@@ -304,6 +323,17 @@ def analyze(
     analysis.open_box = open_box(
         marts, communication, items, settings=settings, call_type_groups=_call_type_groups()
     )
+    if rollout.supported(home, department_id, gate).get(rollout.ROLLOUT_EFFECTS, (False,))[0]:
+        try:
+            analysis.rollout_effects = rollout.waitlist_effects(
+                home,
+                department_id,
+                analysis.effects,
+                permutations=settings.n_permutations,
+                seed=settings.seed,
+            )
+        except Exception as error:  # noqa: BLE001 - the trial's own estimates stand alone
+            analysis.notes.append(f"staggered roll-out estimates not computed: {error}")
     return analysis
 
 
@@ -409,11 +439,21 @@ def report(
     *,
     allow_ungated: bool = False,
     include_unreliable: bool = False,
+    permutations: int | None = None,
 ):
     from middlestep.report import ReportContext, write_report
 
+    settings = None
+    if permutations is not None:  # Fisher randomization draws per estimate
+        from analysis.open_box import Settings
+
+        settings = Settings(n_permutations=permutations)
     analysis = analyze(
-        home, department, allow_ungated=allow_ungated, include_unreliable=include_unreliable
+        home,
+        department,
+        allow_ungated=allow_ungated,
+        include_unreliable=include_unreliable,
+        settings=settings,
     )
     identity, gate = gate_of_latest_build(home)
     context = ReportContext(
@@ -431,6 +471,8 @@ def report(
         reliability_items=analysis.reliability_items,
         excluded_items=tuple(analysis.excluded_items),
         analysis_notes=tuple(analysis.notes),
+        rollout=analysis.rollout,
+        rollout_effects=tuple(analysis.rollout_effects),
     )
     paths = write_report(home.report_dir, context)
     _log_run(home, "report", build_id=analysis.build_id, path=str(paths.html))

@@ -26,6 +26,7 @@ import pandas as pd
 
 from analysis.results import Effect
 from middlestep.gate import jsonable
+from middlestep.report_rollout import rollout_sections
 from middlestep.report_sections import Section, open_box_sections, power_sentences
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -71,6 +72,8 @@ class ReportContext:
     reliability_items: pd.DataFrame | None = None  # alpha and kappa with bootstrap intervals
     excluded_items: tuple[str, ...] = ()  # unreliable items left out of the confirmatory set
     analysis_notes: tuple[str, ...] = ()
+    rollout: Any = None  # analysis.rollout.RolloutStudy of a roll-out department
+    rollout_effects: Sequence[Effect] = ()  # a wait-list trial read as a staggered roll-out
 
     @property
     def gate_passed(self) -> bool:
@@ -120,7 +123,8 @@ def write_report(out_dir: Path, context: ReportContext) -> ReportPaths:
 
     summary = summary_sentences(context)
     view = _view(context, provenance, summary)
-    sections = open_box_sections(
+    sections = rollout_sections(context.rollout, context.rollout_effects, context.effects)
+    sections += open_box_sections(
         context.open_box,
         context.effects,
         context.reliability_items,
@@ -205,6 +209,7 @@ def describe_effect(effect: Effect) -> str:
             f"({kind} {_num(effect.estimate)}, {ci})."
         )
     unit = "standard deviations" if effect.scale == "sd" else "points"
+    unit = effect.extras.get("unit") or unit  # e.g. "per officer-month"
     if not is_detectable(effect):
         return f"No detectable change in {label} (difference {effect.estimate:+.3g} {unit}, {ci})."
     verb = "increased" if effect.estimate > 0 else "decreased"
@@ -275,6 +280,12 @@ def _analyses(context: ReportContext) -> list[Mapping[str, Any]]:
         for row in rows
         if row.get("department_id") in (None, context.department_id) and row.get("analysis")
     ]
+
+
+def _shown(context: ReportContext, analysis: str, frame: pd.DataFrame | None) -> bool:
+    """Show an analysis' section unless the gate says it is unsupported and there is nothing."""
+    supported = {row["analysis"]: row.get("supported") for row in _analyses(context)}
+    return supported.get(analysis, True) is not False or not (frame is None or frame.empty)
 
 
 def _low_alpha_items(reliability: pd.DataFrame | None) -> list[tuple[str, float]]:
@@ -458,12 +469,12 @@ def effects_frame(
             "n_units": effect.n_units,
             "n_obs": effect.n_obs,
         }
-        if any("fisher_p_value" in e.extras for e in effects):
-            row["fisher_p_value"] = effect.extras.get("fisher_p_value")
         if truth:
             planted = truth_for(truth, effect.outcome)
             row["truth_estimand"] = planted.get("estimand")
             row["truth_planted"] = planted.get("planted")
+        if any("fisher_p_value" in e.extras for e in effects):
+            row["fisher_p_value"] = effect.extras.get("fisher_p_value")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -504,6 +515,9 @@ def _view(
         "has_truth": bool(context.truth),
         "balance": _table(context.balance),
         "reliability": _table(context.reliability),
+        # sections of analyses the gate says the data does not support are left out
+        "show_balance": _shown(context, "randomization balance", context.balance),
+        "show_reliability": _shown(context, "SSO reliability", context.reliability),
         "alpha_threshold": ALPHA_THRESHOLD,
         "rejects": _table(context.rejects),
         "gate": gate,
@@ -638,6 +652,8 @@ def results_document(
             "reliability_items": records(context.reliability_items),
             "excluded_items": list(context.excluded_items),
             "analysis_notes": list(context.analysis_notes),
+            "rollout": context.rollout.to_dict() if context.rollout is not None else None,
+            "rollout_effects": [effect.to_dict() for effect in context.rollout_effects],
             "provenance": dict(provenance if provenance is not None else context.provenance),
         }
     )

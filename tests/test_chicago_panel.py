@@ -1,9 +1,10 @@
 """The Chicago procedural-justice roll-out through the warehouse equals the published panel.
 
 The real files (data/chicago_pj/) go through departments/chicago.yaml, ingest and the models
-into a fresh warehouse (one ingest and one build for the module); the balanced panel read from
-the marts must equal, row for row, the panel data/chicago_pj/README.md defines, computed here
-independently with pandas straight from the CSVs, and match the README's counts and means.
+into a fresh warehouse (the session's shared `chicago_home`, tests/conftest.py); the balanced
+panel read from the marts must equal, row for row, the panel data/chicago_pj/README.md defines,
+computed here independently with pandas straight from the CSVs, and match the README's counts
+and means.
 """
 
 from __future__ import annotations
@@ -15,21 +16,20 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from middlestep import pipeline
 from middlestep.cli import main
 from middlestep.panel import PANEL_COLUMNS, balanced_panel
-from middlestep.warehouse import PROJECT_ROOT, Home
+from middlestep.warehouse import PROJECT_ROOT
 
 DATA = PROJECT_ROOT / "data" / "chicago_pj"
 STUDY_MONTHS = pd.period_range("2011-01", "2016-12", freq="M")
 
 
+pytestmark = pytest.mark.xdist_group("chicago")  # one worker builds the shared warehouse
+
+
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> Path:
-    home = Home.resolve(tmp_path_factory.mktemp("chicago") / "home")
-    pipeline.ingest(home, DATA, "chicago")
-    pipeline.build(home)
-    return home.warehouse
+def warehouse(chicago_home) -> Path:
+    return chicago_home.warehouse
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,32 @@ def test_planted_communication_effects_lie_in_their_intervals(demo):
         assert effect["ci_low"] <= estimand <= effect["ci_high"], outcome
 
 
+def test_report_opens_the_black_box(demo):
+    """Power, Fisher p-values, many outcomes, compliance, mediation, reliability, subgroups."""
+    directory, paths = demo
+    results = json.loads(paths.json.read_text())
+    box = results["open_box"]
+    power = box["power"]
+    assert power["rate_ratio"] == 0.72 and power["power"] < 0.5  # a -28% effect is out of reach
+    assert 0.2 < power["mde_rate_ratio"] < 0.72
+    assert abs(power["mde_rate_ratio"] - power["mde_rate_ratio_analytic"]) < 0.08
+    markdown = paths.markdown.read_text()
+    assert "smallest reduction in force the trial could detect" in markdown
+    assert "Louisville" in markdown
+    assert all("fisher_p_value" in effect for effect in results["effects"])
+    assert box["summary_index"]["outcome"] == "deescalation_index"
+    assert {row["outcome"] for row in box["multiple_outcomes"]} <= set(SSO_ITEMS)
+    assert any(e["outcome"] == "force_reports" for e in box["complier_effects"])
+    assert {m["level"] for m in box["mediation"]} == {"encounters", "officers"}
+    assert box["heterogeneity"] and results["reliability_items"]
+    excluded = set(results["excluded_items"])
+    alpha = {row["item"]: row["krippendorff_alpha"] for row in results["reliability"]}
+    assert excluded == {i for i in excluded if alpha[i] < 0.667}
+    assert not excluded & {effect["outcome"] for effect in results["effects"]}
+    for name in ("power_curve.png", "subgroups.png"):
+        assert (paths.out_dir / name).read_bytes().startswith(b"\x89PNG")
+
+
 def test_analyze_refuses_a_build_whose_gate_never_ran(demo, capsys):
     directory, _ = demo
     home = directory / "home"
@@ -86,3 +112,40 @@ def test_analyze_refuses_a_build_whose_gate_never_ran(demo, capsys):
     assert "gate never ran" in capsys.readouterr().err
     assert main(["--home", str(home), "analyze", "--allow-ungated", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["gated"] is False
+    # the roll-out command is gated the same way
+    rollout = ["--home", str(home), "rollout", "--department", "synthetic", "--permutations", "0"]
+    assert main(rollout) == 1
+    assert "gate never ran" in capsys.readouterr().err
+    assert main([*rollout, "--allow-ungated", "--json"]) == 0
+    ungated = json.loads(capsys.readouterr().out)
+    assert ungated["gated"] is False and ungated["status"].startswith("UNGATED")
+
+
+def test_report_shows_the_wait_list_trial_as_a_staggered_roll_out(demo):
+    """Both arms are roll-out cohorts (trained at once, a year later): the staggered estimates of
+    force per officer-month stand beside the Poisson DiD rate ratio."""
+    _, paths = demo
+    results = json.loads(paths.json.read_text())
+    rollout = {
+        (effect["outcome"], effect["estimator_key"]): effect
+        for effect in results["rollout_effects"]
+    }
+    assert set(rollout) == {
+        (outcome, estimator)
+        for outcome in ("force_reports", "complaints")
+        for estimator in ("efficient", "cs")
+    }
+    did = next(e for e in results["effects"] if e["outcome"] == "force_reports")
+    for estimator in ("efficient", "cs"):
+        effect = rollout[("force_reports", estimator)]
+        assert effect["estimand"] == "simple" and effect["unit"] == "per officer-month"
+        assert effect["n_cohorts"] == 2
+        assert effect["ci_low"] < effect["estimate"] < effect["ci_high"]
+        assert effect["std_error_neyman"] >= effect["std_error"] > 0
+        assert 0 <= effect["fisher_p_value"] <= 1
+        assert effect["did_rate_ratio"] == did["estimate"]
+    markdown = paths.markdown.read_text()
+    section = markdown.split("## The wait-list trial as a staggered roll-out")[1].split("\n## ")[0]
+    assert "Roth & Sant'Anna efficient (simple)" in section
+    assert "Callaway & Sant'Anna (simple)" in section
+    assert did["estimator"] in section and "rate ratio" in section

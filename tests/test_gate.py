@@ -224,9 +224,24 @@ def gate_of(directory: Path, tables: dict[str, pd.DataFrame], **kwargs) -> GateR
 # and the tests below read the same result.
 
 
+def with_officer_outside_trials(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Add o5, on the roster but in no trial, whose roster says they left before joining."""
+    officers = tables["marts.dim_officers"]
+    extended = officers.reindex(range(len(officers) + 1))  # a new row, all missing
+    o5 = len(officers)
+    for column in ("department_id", "birth_year", "sex", "race", "rank", "unit", "training_hours"):
+        extended.loc[o5, column] = officers.loc[0, column]
+    extended.loc[o5, "officer_id"] = "o5"
+    extended.loc[o5, "has_completed_training"] = False
+    extended.loc[o5, "appointed_on"] = date(2020, 1, 1)
+    extended.loc[o5, "separated_on"] = date(2019, 6, 30)
+    tables["marts.dim_officers"] = extended
+    return tables
+
+
 @pytest.fixture(scope="module")
 def valid(tmp_path_factory) -> tuple[Path, GateResult]:
-    tables = tiny_department()
+    tables = with_officer_outside_trials(tiny_department())
     tables["meta.builds"] = pd.DataFrame(
         {
             "build_id": text(["b-old", "b-new"]),
@@ -250,6 +265,7 @@ def broken(tmp_path_factory) -> GateResult:
     tables["marts.fct_encounters"].loc[2, "empathy"] = 7.0  # rating out of 1..5
     tables["marts.dim_officers"].loc[1, "arm"] = "foo"  # unknown arm code
     tables["marts.dim_officers"].loc[3, "arm"] = "treatment"  # 3 of 4 treated: unbalanced
+    tables["marts.dim_officers"].loc[0, "separated_on"] = date(2010, 1, 1)  # before appointment
     tables["raw._batches"].loc[0, "rows_read"] = 5  # read != loaded + rejected
     orphan = tables["raw.sso_codings"].iloc[[0]].assign(_batch_id=99)  # a row of no batch
     tables["raw.sso_codings"] = pd.concat([tables["raw.sso_codings"], orphan])
@@ -285,6 +301,11 @@ def test_valid_department_passes_with_warnings_for_rejects_and_low_alpha(valid):
     warnings = result.warnings()
     assert "rpt_sso_reliability, column krippendorff_alpha" in warnings
     assert "1 of 40 rows of force_reports rejected (2.5%)" in warnings
+    # a roster error of an officer in no trial is reported, and does not stop the analysis
+    assert (
+        "dim_officers.officers_outside_trials, column separated_on, appointed_on: "
+        "expect_column_pair_values_a_to_be_greater_than_b"
+    ) in warnings
     assert result.supports(COMMUNICATION_EFFECTS, DEPARTMENT)
     assert result.supports(FORCE_EFFECTS, DEPARTMENT)
     assert result.rejects_frame().to_dict("records") == [
@@ -303,6 +324,7 @@ def test_broken_department_fails_once_per_break(broken):
     assert sorted((check.mart, check.expectation) for check in broken.failed_checks) == [
         ("dim_officers", "expect_column_values_to_be_in_set"),
         ("dim_officers.arm_balance", "expect_column_values_to_be_between"),
+        ("dim_officers.trial_officers", "expect_column_pair_values_a_to_be_greater_than_b"),
         ("fct_calls", "expect_column_values_to_not_be_null"),
         ("fct_encounters", "expect_column_values_to_be_between"),
         ("fct_officer_months", "expect_compound_columns_to_be_unique"),
@@ -311,6 +333,11 @@ def test_broken_department_fails_once_per_break(broken):
         ("raw._rejects", "reject_share_at_most"),
         ("raw.sso_codings", "rows_belong_to_a_batch"),
     ]
+
+
+def test_separation_before_appointment_of_a_trial_officer_fails(broken):
+    (failure,) = [c for c in broken.failed_checks if c.mart == "dim_officers.trial_officers"]
+    assert (failure.column, failure.unexpected_count) == ("separated_on, appointed_on", 1)
 
 
 def test_duplicate_grain_row_fails_naming_mart_columns_and_expectation(broken):

@@ -22,6 +22,7 @@ import scipy.sparse as sparse
 from analysis.staggered.estimator import DBL_MIN, symmetric_ginv_solve
 
 BATCH_SIZE = 128
+CANCELLATION_TOLERANCE = 1e-9  # relative; sums of n <= 1e5 products err by ~n * 2.2e-16
 
 
 class PermutationStatistics:
@@ -137,7 +138,14 @@ class PermutationStatistics:
         cross = (weighted @ self.pre).reshape(n_draws, n_plus, m)
         second = products[..., self.symmetric_index]
         sizes = self.plus_sizes[None, :, None, None]
-        covariance = (second - sums[..., :, None] * (sums[..., None, :] / sizes)) / (sizes - 1.0)
+        squared_means = sums[..., :, None] * (sums[..., None, :] / sizes)
+        covariance = (second - squared_means) / (sizes - 1.0)
+        # second - sum^2/n cancels: a period constant within a cohort (say, no sustained
+        # complaint in a small cohort) leaves rounding noise, not the exact 0 of the direct
+        # formula, and the pseudo-inverse would invert that noise. Entries at the rounding level
+        # of the terms they came from are zero.
+        magnitude = (np.abs(second) + np.abs(squared_means)) / (sizes - 1.0)
+        covariance[np.abs(covariance) <= CANCELLATION_TOLERANCE * magnitude] = 0.0
         cross /= self.plus_sizes[None, :, None] - 1.0
         b = symmetric_ginv_solve(covariance, cross).sum(axis=1)
         pre_mean = covariance.mean(axis=1)
