@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.force import _panel, _window
+from analysis.force import window_panel
 from analysis.inference import cluster_codes, treatment_indicator, wald_interval, wald_p_value
 from analysis.results import Effect
 
@@ -178,32 +178,17 @@ def complier_force_effect(
     pre_months: int = 12,
 ) -> Effect:
     """The effect of the training on compliers' force per call (module docstring)."""
-    trial_month, control_month = _window(officer_months, arm, None, None)
     columns = officer_months.assign(_trained=officer_months[trained].fillna(False).astype(float))
-    data, _, _ = _panel(
-        columns,
-        outcome,
-        exposure,
-        cluster,
-        arm,
-        month,
-        active,
-        trial_month,
-        control_month,
-        pre_months,
+    window = dict(
+        exposure=exposure,
+        cluster=cluster,
+        arm=arm,
+        month=month,
+        active=active,
+        pre_months=pre_months,
     )
-    trained_flags, _, _ = _panel(
-        columns,
-        "_trained",
-        exposure,
-        cluster,
-        arm,
-        month,
-        active,
-        trial_month,
-        control_month,
-        pre_months,
-    )
+    data, _, _ = window_panel(columns, outcome, **window)
+    trained_flags, _, _ = window_panel(columns, "_trained", **window)
     months = pd.get_dummies(data["month"], prefix="month", dtype=float).to_numpy()
     exogenous = np.column_stack([months, data["treated_arm"]])
     fit = two_stage_least_squares(

@@ -56,17 +56,17 @@ def force_effect(
     `exposure=None` models counts per officer-month without an offset.
     """
     trial_month, control_month = _window(officer_months, arm, trial_start, control_start)
-    data, n_zero, events_zero = _panel(
+    data, n_zero, events_zero = window_panel(
         officer_months,
         outcome,
-        exposure,
-        cluster,
-        arm,
-        month,
-        active,
-        trial_month,
-        control_month,
-        pre_months,
+        exposure=exposure,
+        cluster=cluster,
+        arm=arm,
+        month=month,
+        active=active,
+        trial_start=trial_month,
+        control_start=control_month,
+        pre_months=pre_months,
     )
     cells = data.groupby(["treated_arm", "post"])
     extras: dict = {
@@ -115,6 +115,36 @@ def force_effect(
     )
     return _effect(
         data, outcome, log_ratio, log_se, *_ratio_interval(log_ratio, log_se), extras, notes
+    )
+
+
+def window_panel(
+    officer_months: pd.DataFrame,
+    outcome: str,
+    *,
+    exposure: str | None = "calls_attended",
+    cluster: str = "officer_id",
+    arm: str = "arm",
+    month: str = "month_start",
+    active: str | None = "is_active",
+    trial_start: date | None = None,
+    control_start: date | None = None,
+    pre_months: int = 12,
+) -> tuple[pd.DataFrame, int, int]:
+    """The officer-months of the ITT window in model form (y, treated_arm, post, month, cluster,
+    exposure), with the number of officer-months dropped for zero exposure and their events."""
+    trial_month, control_month = _window(officer_months, arm, trial_start, control_start)
+    return _panel(
+        officer_months,
+        outcome,
+        exposure,
+        cluster,
+        arm,
+        month,
+        active,
+        trial_month,
+        control_month,
+        pre_months,
     )
 
 

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.force import _panel, _window
+from analysis.force import window_panel
 from analysis.inference import cluster_codes, treatment_indicator
 
 CIVILIAN_COVARIATES = (
@@ -311,18 +311,15 @@ def officer_mediation(
 ) -> MediationResult:
     """Officer-level mediation of the arm on post-period force per 100 calls through the
     officer's mean post-period `mediator` (module docstring)."""
-    trial_month, control_month = _window(officer_months, arm, None, None)
-    panel, _, _ = _panel(
+    panel, _, _ = window_panel(
         officer_months,
         outcome,
-        exposure,
-        officer,
-        arm,
-        month,
-        active,
-        trial_month,
-        control_month,
-        pre_months,
+        exposure=exposure,
+        cluster=officer,
+        arm=arm,
+        month=month,
+        active=active,
+        pre_months=pre_months,
     )
     rates = panel.groupby(["cluster", "post"])[["y", "exposure"]].sum()
     rate = (100 * rates["y"] / rates["exposure"]).unstack("post")

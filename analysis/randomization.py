@@ -25,7 +25,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.force import _panel, _window
+from analysis.force import window_panel
 from analysis.inference import treatment_indicator
 from analysis.power import arm_log_ratios
 from analysis.results import Effect
@@ -144,18 +144,15 @@ def force_permutation_test(
     seed: int = 0,
 ) -> tuple[float, float, np.ndarray]:
     """(observed log rate ratio, Fisher p-value, permuted log rate ratios) of `force_effect`."""
-    trial_month, control_month = _window(officer_months, arm, None, None)
-    data, _, _ = _panel(
+    data, _, _ = window_panel(
         officer_months,
         outcome,
-        exposure,
-        officer,
-        arm,
-        month,
-        active,
-        trial_month,
-        control_month,
-        pre_months,
+        exposure=exposure,
+        cluster=officer,
+        arm=arm,
+        month=month,
+        active=active,
+        pre_months=pre_months,
     )
     ids, treated, blocks = _assignment(
         officers if officers is not None else officer_months, officer, arm, block
@@ -167,7 +164,7 @@ def force_permutation_test(
     exposure_matrix = np.zeros_like(events)
     np.add.at(events, (position, month_index), data["y"].to_numpy(float))
     np.add.at(exposure_matrix, (position, month_index), data["exposure"].to_numpy(float))
-    is_post = np.array([m >= trial_month.strftime("%Y-%m") for m in month_names])
+    is_post = data.groupby("month")["post"].first().reindex(month_names).to_numpy() > 0
     arms = np.vstack([treated[None, :], block_permutations(treated, blocks, n_permutations, seed)])
     y1, e1 = arms @ events, arms @ exposure_matrix
     y0, e0 = events.sum(axis=0) - y1, exposure_matrix.sum(axis=0) - e1
