@@ -426,7 +426,7 @@ def waitlist_comparison_frame(
                     "estimate": effect.estimate,
                     "95% CI": f"[{_fmt(effect.ci_low)}, {_fmt(effect.ci_high)}]",
                     "SE (Neyman)": effect.extras.get("std_error_neyman"),
-                    "relative to pre-training mean": effect.extras.get("relative_change"),
+                    "relative change": effect.extras.get("relative_change"),
                     "Fisher p": effect.extras.get("fisher_p_value"),
                     "officers": effect.n_units,
                 }
@@ -441,7 +441,7 @@ def waitlist_comparison_frame(
                         "estimate": effect.estimate,
                         "95% CI": f"[{_fmt(effect.ci_low)}, {_fmt(effect.ci_high)}]",
                         "SE (Neyman)": None,
-                        "relative to pre-training mean": effect.estimate - 1.0
+                        "relative change": effect.estimate - 1.0
                         if effect.scale == "rate_ratio"
                         else None,
                         "Fisher p": effect.extras.get("fisher_p_value"),

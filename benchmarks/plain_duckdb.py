@@ -32,7 +32,8 @@ def render_models(warehouse: Path, end: dt.datetime) -> list[tuple[str, str, str
             if model is None:  # an external raw table
                 continue
             if model.kind.is_seed:
-                rendered.append((model.name, "seed", str(PROJECT_ROOT / model.kind.path)))
+                seed_file = (Path(model._path).parent / model.kind.path).resolve()
+                rendered.append((model.name, "seed", str(seed_file)))
                 continue
             query = model.render_query(start="2000-01-01", end=end, execution_time=end)
             kind = "view" if model.kind.is_view else "table"

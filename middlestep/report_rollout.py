@@ -158,8 +158,9 @@ def waitlist_section(rollout_effects: Sequence[Effect], effects: Sequence[Effect
         f"officers still serving after the study window ({first.n_units:,} officers).",
         f"Scales differ: the roll-out estimates are differences in mean counts {UNIT} "
         "(no exposure offset), the difference-in-differences estimate a ratio of rates per call "
-        "attended. For a rough comparison the table divides each roll-out estimate by the "
-        "pre-training mean; a rate ratio minus 1 is the same kind of relative change.",
+        "attended. For a rough comparison the column 'relative change' divides each roll-out "
+        "estimate by the pre-training mean per officer-month, and gives the rate ratio minus 1 "
+        "for the difference-in-differences.",
     ]
     return Section(
         "The wait-list trial as a staggered roll-out",

@@ -69,7 +69,7 @@ def writer_lock(home: Home, timeout_s: float = 0.0) -> Iterator[None]:
     clear wait-or-refuse. The lock is an flock, so it is released if the holder is killed. It is
     re-entrant within a process: the nightly run holds it while its steps take it again.
     """
-    with _flock(home, fcntl.LOCK_EX, timeout_s, "writing to"):
+    with _flock(home, fcntl.LOCK_EX, timeout_s):
         yield
 
 
@@ -81,12 +81,12 @@ def reader_lock(home: Home, timeout_s: float = 0.0) -> Iterator[None]:
     if not home.root.exists():
         yield
         return
-    with _flock(home, fcntl.LOCK_SH, timeout_s, "writing to"):
+    with _flock(home, fcntl.LOCK_SH, timeout_s):
         yield
 
 
 @contextlib.contextmanager
-def _flock(home: Home, mode: int, timeout_s: float, doing: str) -> Iterator[None]:
+def _flock(home: Home, mode: int, timeout_s: float) -> Iterator[None]:
     home.ensure()
     key = home.lock_file
     held = _HELD.get(key)

@@ -1,25 +1,56 @@
-"""Fixtures shared by several test modules."""
+"""Fixtures shared by several test modules.
+
+`chicago_home`: the real Chicago procedural-justice roll-out (data/chicago_pj/) ingested, built
+and gated once per test session (two to three minutes), shared by every test of the Chicago
+department; those tests live in `tests/test_chicago_*.py` and only read it (the report command
+writes under its report directory, which is fine). Under pytest-xdist (`make test`: `-n 2`) the
+default `load` distribution would deal them out to both workers, and both would need the
+warehouse: :func:`pytest_xdist_make_scheduler` keeps them together on one worker (and starts
+them first, as the largest unit of work) while every other test is dealt out one by one as under
+`load`. (xdist's own `--dist loadgroup` does nothing with pytest 9: it renames node ids through an
+attribute pytest no longer reads.) A file lock still makes any other worker that asks for the
+warehouse wait for, and reuse, the first build.
+"""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
-from nightly_support import NightlyDrops, build_nightly_drops, shared_directory
+from nightly_support import NightlyDrops, build_nightly_drops, exclusive, shared_directory
 
 from middlestep import pipeline
 from middlestep.warehouse import PROJECT_ROOT, Home
 
 CHICAGO_DATA = PROJECT_ROOT / "data" / "chicago_pj"
+CHICAGO_TESTS = "tests/test_chicago_"
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Under `--dist load` (the default of `-n`): the Chicago tests as one unit of work."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ChicagoTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "chicago" if nodeid.startswith(CHICAGO_TESTS) else nodeid
+
+    return ChicagoTogether(config, log)
 
 
 @pytest.fixture(scope="session")
-def chicago_home(tmp_path_factory) -> Home:
-    """The Chicago roll-out (data/chicago_pj/) ingested through departments/chicago.yaml, built
-    and gated once per session; the tests that use it share one xdist worker (xdist_group
-    "chicago")."""
-    home = Home.resolve(tmp_path_factory.mktemp("chicago") / "home")
-    pipeline.ingest(home, CHICAGO_DATA, "chicago")
-    pipeline.build(home)
-    pipeline.check(home)
+def chicago_home(tmp_path_factory, request) -> Home:
+    """The Chicago roll-out ingested through departments/chicago.yaml, built and gated."""
+    root = shared_directory(tmp_path_factory, request, "chicago")
+    with exclusive(root.parent / f"{root.name}.lock"):
+        home = Home.resolve(root / "home")
+        if not (root / "done").exists():
+            shutil.rmtree(root, ignore_errors=True)  # a failed attempt of this session
+            pipeline.ingest(home, CHICAGO_DATA, "chicago")
+            pipeline.build(home)
+            pipeline.check(home)
+            (root / "done").touch()
     return home
 
 

@@ -53,7 +53,12 @@ def use_test_hash_key() -> None:
 
 
 def shared_directory(tmp_path_factory, request, name: str) -> Path:
-    """A directory every xdist worker of this session sees (else a fresh temporary one)."""
+    """A directory every xdist worker of this session sees (else a fresh temporary one).
+
+    ``MIDDLESTEP_TEST_CACHE=DIR`` keeps it across sessions, to iterate on a test quickly; a
+    cache is reused as is, so delete it when the code under test changes."""
+    if os.environ.get("MIDDLESTEP_TEST_CACHE"):
+        return Path(os.environ["MIDDLESTEP_TEST_CACHE"]) / name
     if getattr(request.config, "workerinput", None) is None:
         return tmp_path_factory.mktemp(name)
     return tmp_path_factory.getbasetemp().parent / name

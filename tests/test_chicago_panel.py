@@ -24,9 +24,6 @@ DATA = PROJECT_ROOT / "data" / "chicago_pj"
 STUDY_MONTHS = pd.period_range("2011-01", "2016-12", freq="M")
 
 
-pytestmark = pytest.mark.xdist_group("chicago")  # one worker builds the shared warehouse
-
-
 @pytest.fixture(scope="module")
 def warehouse(chicago_home) -> Path:
     return chicago_home.warehouse

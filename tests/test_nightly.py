@@ -103,7 +103,7 @@ def physical_table(connection, view: str) -> str:
     sql = connection.execute(
         "select sql from duckdb_views() where schema_name = ? and view_name = ?", [schema, name]
     ).fetchone()[0]
-    return re.search(r'"(sqlmesh__[^"]+)"\."([^"]+)"', sql).group(0)
+    return re.search(r'"?(sqlmesh__\w+)"?\."?(\w+)"?', sql).group(0)
 
 
 @pytest.fixture

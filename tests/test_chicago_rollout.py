@@ -40,10 +40,8 @@ JSON_FIELDS = {
     "n_permutations",
     "n_units",
 }
-chicago = pytest.mark.xdist_group("chicago")  # the shared warehouse is built on one worker
 
 
-@chicago
 def test_chicago_passes_the_gate_with_its_roster_errors_as_warnings(chicago_home):
     gate = latest_gate(chicago_home.warehouse)
     assert gate["passed"] is True, gate["failures"]
@@ -64,7 +62,6 @@ def test_chicago_passes_the_gate_with_its_roster_errors_as_warnings(chicago_home
     assert not supported[COMMUNICATION_EFFECTS]
 
 
-@chicago
 def test_rollout_command_prints_the_design_brief_fields(chicago_home, capsys):
     args = ["--home", str(chicago_home.root), "rollout", "--department", "chicago"]
     args += ["--outcome", "force", "--estimand", "simple", "--estimator", "efficient"]
@@ -98,7 +95,6 @@ def test_rollout_command_prints_the_design_brief_fields(chicago_home, capsys):
     assert "middlestep rollout" in capsys.readouterr().err
 
 
-@chicago
 def test_chicago_report_shows_the_roll_out_not_the_trial(chicago_home):
     paths = pipeline.report(chicago_home, "chicago", permutations=20)
     results = json.loads(paths.json.read_text())
