@@ -58,7 +58,15 @@ def bench_nightly(scale: float, seed: int, work: Path, export: Path) -> dict:
     measure_step(work, home, "run-history", [*run, str(drops / "drop-001")], check=False)
     print(f"{label} run: one night (drop 2) ...", file=sys.stderr, flush=True)
     nightly = measure_step(work, home, "run-nightly", [*run, str(drops / "drop-002")], check=False)
-    return {"run_full_rebuild": full, "run_nightly_one_day": nightly}
+    figures = {"run_full_rebuild": full, "run_nightly_one_day": nightly}
+    for name, run_home in (("run_full_rebuild", work / "home-full"), ("run_nightly_one_day", home)):
+        # the run's own split into ingest, build, gate and report, from its run log entry
+        entries = [json.loads(line) for line in (run_home / "runs.jsonl").read_text().splitlines()]
+        last_run = [entry for entry in entries if entry.get("step") == "run"][-1]
+        for step, seconds in last_run.get("step_seconds", {}).items():
+            if step != "lock":
+                figures[f"  {name.split('_', 1)[1]}: {step}"] = {"seconds": seconds}
+    return figures
 
 
 def bench_department(scale: float, seed: int, work: Path) -> dict:

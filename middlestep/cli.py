@@ -195,13 +195,14 @@ def _add_wait(command: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose or args.command in ("demo", "run") else logging.WARNING,
+        level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    if not args.verbose:  # SQLMesh logs every statement at INFO: keep `run`'s log readable
-        logging.getLogger("sqlmesh").setLevel(logging.WARNING)
+    if args.command in ("demo", "run"):  # middlestep's own progress, not every library's INFO
+        logging.getLogger("middlestep").setLevel(logging.INFO)
+        logging.getLogger("analysis").setLevel(logging.INFO)
     home = Home.resolve(args.home)
     try:
         if args.command in READERS:  # read-only: wait for (or refuse during) a write

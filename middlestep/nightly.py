@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from middlestep.warehouse import Home, WarehouseBusy, connect, writer_lock
+from middlestep.warehouse import Home, WarehouseBusy, connect, is_lock_error, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ NEXT_STEP = {
     "build": "see `middlestep -v build`; fix the model and run again (the drop is loaded)",
     "gate": "`middlestep check` lists what failed; a corrected file in the next drop fixes data",
     "report": "see `middlestep report`; the build passed its gate",
-    "lock": "another middlestep command holds the warehouse: run again later or pass --wait",
+    "lock": "the warehouse is busy: run again later (or pass --wait SECONDS)",
 }
 
 # raw table -> the column that dates its records, for data freshness
@@ -68,10 +68,20 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
     name = drop.resolve().name
     started = time.monotonic()
     facts: dict[str, Any] = {"drop": str(drop), "department": department}
-    stage = "lock"
+    step_seconds: dict[str, float] = {}
+    facts["step_seconds"] = step_seconds
+    stage, stage_started = "lock", time.monotonic()
+
+    def enter(next_stage: str) -> str:
+        nonlocal stage_started
+        now = time.monotonic()
+        step_seconds[stage] = round(now - stage_started, 1)
+        stage_started = now
+        return next_stage
+
     try:
         with writer_lock(home, wait_s):
-            stage = "ingest"
+            stage = enter("ingest")
             log.info("run: ingest %s", drop)
             summary = pipeline.ingest(home, drop, department)
             loaded_files = [f for f in summary.files if f.status == "loaded"]
@@ -82,11 +92,11 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
                 files_skipped=len(summary.files) - len(loaded_files),
                 warnings=summary.warnings,
             )
-            stage = "build"
+            stage = enter("build")
             log.info("run: build (SQLMesh: only the intervals the new batches change)")
             identity = _build_recovering(home)
             facts["build_id"] = identity.build_id
-            stage = "gate"
+            stage = enter("gate")
             log.info("run: gate")
             gate = pipeline.check(home)
             facts["gate_passed"] = gate.passed
@@ -94,13 +104,17 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
                 reason = f"{gate.n_failed} gate checks failed on build {identity.build_id}"
                 facts["failures"] = gate.failures().splitlines()[:10]
                 return _finish(home, name, facts, started, EXIT_FAILED, stage, reason)
-            stage = "report"
+            stage = enter("report")
             log.info("run: analysis and report")
             paths = pipeline.report(home, summary.department_id)
             facts["report"] = str(paths.html)
+            enter("done")
     except WarehouseBusy as busy:
         return _finish(home, name, facts, started, EXIT_BUSY, "lock", str(busy), log_it=False)
     except Exception as error:  # the scheduler gets one line; the log gets the traceback
+        if is_lock_error(error):  # a program other than middlestep has the file open
+            reason = f"the warehouse {home.warehouse} is open in another program"
+            return _finish(home, name, facts, started, EXIT_BUSY, "lock", reason, log_it=False)
         log.exception("run: %s failed", stage)
         reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         return _finish(home, name, facts, started, EXIT_FAILED, stage, reason)

@@ -3,13 +3,16 @@
 `chicago_home`: the real Chicago procedural-justice roll-out (data/chicago_pj/) ingested, built
 and gated once per test session (two to three minutes), shared by every test of the Chicago
 department; those tests live in `tests/test_chicago_*.py` and only read it (the report command
-writes under its report directory, which is fine). Under pytest-xdist (`make test`: `-n 2`) the
-default `load` distribution would deal them out to both workers, and both would need the
-warehouse: :func:`pytest_xdist_make_scheduler` keeps them together on one worker (and starts
-them first, as the largest unit of work) while every other test is dealt out one by one as under
-`load`. (xdist's own `--dist loadgroup` does nothing with pytest 9: it renames node ids through an
-attribute pytest no longer reads.) A file lock still makes any other worker that asks for the
-warehouse wait for, and reuse, the first build.
+writes under its report directory, which is fine).
+
+Under pytest-xdist (`make test`: `-n 2`) the default `load` distribution deals tests out one by
+one, so both workers would build the Chicago warehouse, and both would set up a module's
+expensive fixtures (the demo department, the gate's departments). The scheduler below deals out
+whole modules instead, the Chicago modules as one unit that starts first (it is the longest; the
+collection puts the Chicago tests first). (xdist's own
+`--dist loadgroup` does nothing with pytest 9: it renames node ids through an attribute pytest no
+longer reads.) A file lock still makes any other worker that asks for the warehouse wait for, and
+reuse, the first build.
 """
 
 from __future__ import annotations
@@ -27,16 +30,24 @@ CHICAGO_TESTS = "tests/test_chicago_"
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """Under `--dist load` (the default of `-n`): the Chicago tests as one unit of work."""
+    """Under `--dist load` (the default of `-n`): one unit of work per module, the Chicago
+    modules together (like `--dist loadfile`, which cannot group modules)."""
     if config.getvalue("dist") != "load":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    class ChicagoTogether(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return "chicago" if nodeid.startswith(CHICAGO_TESTS) else nodeid
+    config.option.loadscopereorder = False  # units in collection order: Chicago first
 
-    return ChicagoTogether(config, log)
+    class ModulesChicagoTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "chicago" if nodeid.startswith(CHICAGO_TESTS) else nodeid.split("::", 1)[0]
+
+    return ModulesChicagoTogether(config, log)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """The Chicago tests first: their shared warehouse takes longest to build."""
+    items.sort(key=lambda item: not item.nodeid.startswith(CHICAGO_TESTS))  # stable
 
 
 @pytest.fixture(scope="session")

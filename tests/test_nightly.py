@@ -169,3 +169,25 @@ def test_a_late_and_a_corrected_record_recompute_exactly_the_months_they_touch(l
         assert len(history) >= 2
         assert history[-1][0] == staged[0] and history[-2][0] == int(september[at["FORCE_LVL"]][1])
     shutil.rmtree(home.root)
+
+
+def test_status_shows_the_last_run_its_drops_freshness_and_what_to_do_next(nightly_drops):
+    text = pipeline.status(Home.resolve(nightly_drops.clean_home(2)))
+    assert "last run: " in text and "drop-002 (synthetic): OK" in text
+    assert "drops run: drop-001 OK, drop-002 OK" in text
+    assert re.search(r"rows loaded \d+, rejected 0", text)
+    assert "gate passed" in text
+    calls = next(line for line in text.splitlines() if line.strip().startswith("calls "))
+    assert "2026-01-01" in calls and "loaded 20" in calls  # latest call; when it was loaded
+    assert text.splitlines()[-1].startswith("next: nothing")
+
+
+def test_a_failed_run_says_where_why_and_what_next_and_status_repeats_it(nightly_drops, tmp_path):
+    home = Home.resolve(nightly_drops.copy_home(2, tmp_path / "home"))
+    outcome = pipeline.nightly_run(home, tmp_path / "drop-missing", "synthetic")
+    assert outcome.exit_code == 1
+    assert outcome.line.startswith("middlestep run: FAILED drop-missing at ingest: ")
+    assert "does not exist; next: " in outcome.line and "\n" not in outcome.line
+    text = pipeline.status(home)
+    assert "drop-missing (synthetic): FAILED" in text
+    assert text.splitlines()[-1] == "next: " + outcome.details["next"]
