@@ -96,6 +96,12 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
             log.info("run: build (SQLMesh: only the intervals the new batches change)")
             identity = _build_recovering(home)
             facts["build_id"] = identity.build_id
+            current = _already_reported(home, identity.build_id)
+            if current is not None:  # nothing new since a run that was gated and reported
+                log.info("run: build %s was gated and reported before", identity.build_id)
+                facts.update(gate_passed=True, report=current, up_to_date=True)
+                enter("done")
+                return _finish(home, name, facts, started, EXIT_OK, None, None)
             stage = enter("gate")
             log.info("run: gate")
             gate = pipeline.check(home)
@@ -135,6 +141,20 @@ def _build_recovering(home: Home):
         return pipeline.build(home, incremental=False)
 
 
+def _already_reported(home: Home, build_id: str) -> str | None:
+    """The report of ``build_id`` if its gate passed and its report was written, else None."""
+    from middlestep.pipeline import gate_of_latest_build
+
+    _, gate = gate_of_latest_build(home)
+    if not gate or not gate.get("passed") or gate.get("build_id") != build_id:
+        return None
+    reports = [entry for entry in read_run_log(home) if entry.get("step") == "report"]
+    if not reports or reports[-1].get("build_id") != build_id:
+        return None  # no report yet, or the report files are another build's
+    written = home.report_dir / Path(reports[-1].get("path", "index.html")).name
+    return str(written) if written.exists() else None
+
+
 def _finish(
     home: Home,
     name: str,
@@ -155,8 +175,9 @@ def _finish(
     )
     if exit_code == EXIT_OK:
         outcome = "OK"
+        unchanged = " (nothing new: already gated and reported)" if facts.get("up_to_date") else ""
         line = (
-            f"middlestep run: OK {name}: {counts}{files}; build {facts['build_id']}; "
+            f"middlestep run: OK {name}: {counts}{files}; build {facts['build_id']}{unchanged}; "
             f"gate passed; report {facts['report']} ({seconds:g} s)"
         )
     else:

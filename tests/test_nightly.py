@@ -191,3 +191,15 @@ def test_a_failed_run_says_where_why_and_what_next_and_status_repeats_it(nightly
     text = pipeline.status(home)
     assert "drop-missing (synthetic): FAILED" in text
     assert text.splitlines()[-1] == "next: " + outcome.details["next"]
+
+
+def test_a_drop_run_again_loads_nothing_and_skips_the_gate_and_report(nightly_drops, tmp_path):
+    use_test_hash_key()
+    home = Home.resolve(nightly_drops.copy_home(2, tmp_path / "home"))
+    before = table_fingerprints(home.warehouse)
+    outcome = pipeline.nightly_run(home, nightly_drops.drop(2), "synthetic")
+    assert outcome.exit_code == 0, outcome.line
+    assert "loaded 0 rejected 0 (0 files loaded, 11 already loaded)" in outcome.line
+    assert "(nothing new: already gated and reported)" in outcome.line
+    assert set(outcome.details["step_seconds"]) == {"lock", "ingest", "build"}
+    assert differences(table_fingerprints(home.warehouse), before) == []
