@@ -282,6 +282,11 @@ def analyze(
         return analysis
     marts = load_marts(home.warehouse, department_id)
     analysis.balance = balance_table(marts.officers, marts.officer_months)
+    waiting = _trial_not_yet_estimable(marts)
+    if waiting:
+        # early in a trial (a nightly run before post-training data): balance only, said so
+        analysis.notes.append(waiting)
+        return analysis
     analysis.reliability = marts.sso_reliability
     items = _confirmatory_items(SSO_ITEMS)
     if len(marts.encounters):
@@ -405,6 +410,25 @@ def _call_type_groups() -> dict[str, str]:
         return {}
     with open(path, newline="") as handle:
         return {row["call_type"]: row["call_type_group"] for row in csv.DictReader(handle)}
+
+
+def _trial_not_yet_estimable(marts) -> str | None:
+    """Why the trial's effects cannot be estimated yet, or None when they can.
+
+    The difference-in-differences needs both arms observed before and after the immediate arm's
+    training; a nightly run early in a trial has only the pre-period.
+    """
+    import pandas as pd
+
+    trial_start = marts.study_dates.trial_start_on
+    observed = marts.officer_months[marts.officer_months["calls_attended"] > 0]
+    last_month = pd.to_datetime(observed["month_start"]).max() if len(observed) else None
+    if last_month is None or pd.isna(last_month) or last_month < pd.Timestamp(trial_start):
+        return (
+            f"no calls observed since the trial started on {trial_start}: effects are estimated "
+            "once the data reaches the post-training period"
+        )
+    return None
 
 
 def _only_department(home: Home) -> str:
