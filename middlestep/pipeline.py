@@ -163,6 +163,21 @@ def gate_of_latest_build(home: Home) -> tuple[BuildIdentity | None, dict | None]
     return identity, gate
 
 
+def gated_build(home: Home, allow_ungated: bool) -> tuple[str, dict | None, bool]:
+    """(build_id, gate, is_gated) of the latest build; refuses an ungated one unless allowed."""
+    identity, gate = gate_of_latest_build(home)
+    if identity is None:
+        raise PipelineError("no build to analyse: run `middlestep build` first")
+    is_gated = bool(gate and gate.get("passed"))
+    if not is_gated and not allow_ungated:
+        why = "never ran" if gate is None else "failed"
+        raise PipelineError(
+            f"the quality gate {why} for build {identity.build_id}: run `middlestep check` "
+            "and fix what it reports (or pass --allow-ungated to mark every output UNGATED)"
+        )
+    return identity.build_id, gate, is_gated
+
+
 # --------------------------------------------------------------------------------------------
 # analysis
 
@@ -258,18 +273,9 @@ def analyze(
     from middlestep.contract import SSO_ITEMS
 
     settings = settings or Settings()
-    identity, gate = gate_of_latest_build(home)
-    if identity is None:
-        raise PipelineError("no build to analyse: run `middlestep build` first")
-    is_gated = bool(gate and gate.get("passed"))
-    if not is_gated and not allow_ungated:
-        why = "never ran" if gate is None else "failed"
-        raise PipelineError(
-            f"the quality gate {why} for build {identity.build_id}: run `middlestep check` "
-            "and fix what it reports (or pass --allow-ungated to mark every output UNGATED)"
-        )
+    build_id, gate, is_gated = gated_build(home, allow_ungated)
     department_id = department or _only_department(home)
-    analysis = Analysis(department_id, is_gated, identity.build_id)
+    analysis = Analysis(department_id, is_gated, build_id)
     from middlestep import rollout
 
     if rollout.is_rollout_only(home, department_id, gate):

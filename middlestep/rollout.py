@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.results import Effect
-from middlestep.pipeline import PipelineError, gate_of_latest_build
+from middlestep.pipeline import PipelineError, gated_build
 from middlestep.warehouse import Home, connect
 
 UNGATED_LABEL = "UNGATED: not for publication"
@@ -82,21 +82,6 @@ class RolloutResult:
         ]
         lines += [f"  note: {note}" for note in effect.notes]
         return "\n".join(lines)
-
-
-def gated_build(home: Home, allow_ungated: bool) -> tuple[str, dict | None, bool]:
-    """(build_id, gate, is_gated) of the latest build; refuses an ungated one unless allowed."""
-    identity, gate = gate_of_latest_build(home)
-    if identity is None:
-        raise PipelineError("no build to analyse: run `middlestep build` first")
-    is_gated = bool(gate and gate.get("passed"))
-    if not is_gated and not allow_ungated:
-        why = "never ran" if gate is None else "failed"
-        raise PipelineError(
-            f"the quality gate {why} for build {identity.build_id}: run `middlestep check` "
-            "and fix what it reports (or pass --allow-ungated to mark every output UNGATED)"
-        )
-    return identity.build_id, gate, is_gated
 
 
 def supported(home: Home, department_id: str, gate: dict | None) -> dict[str, tuple[bool, str]]:
