@@ -36,15 +36,12 @@ WAREHOUSE_ENV = "MIDDLESTEP_WAREHOUSE"
 ENVIRONMENT = "prod"
 INPUTS_TABLE = "meta.model_inputs"
 
-# raw tables whose rows carry an event time that the incremental models partition by month:
-# table -> SQL for the event timestamp of a row of that table (alias r)
-EVENT_TIMES: dict[str, str] = {
-    "calls": "r.received_at",
-    "force_reports": "r.occurred_at",
-    "call_officers": (
-        "(select min(c.received_at) from raw.calls as c "
-        "where c.department_id = r.department_id and c.call_id = r.call_id)"
-    ),
+# raw tables whose rows the incremental models place in a calendar month: table -> (the raw table
+# that dates a row, its time column, the key columns shared by both besides department_id)
+EVENT_TIMES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "calls": ("calls", "received_at", ("call_id",)),
+    "call_officers": ("calls", "received_at", ("call_id",)),  # an officer's row: its call's time
+    "force_reports": ("force_reports", "occurred_at", RAW_TABLES["force_reports"].key),
 }
 
 
@@ -103,9 +100,12 @@ def _update(context, *, run_scheduler: bool) -> BuildRecord:
         plan_id = plan.plan_id
     # without a record of earlier inputs (a fresh warehouse) the plan just built from all of them
     changed = _changed_tables(context, built) if built else []
-    restated_from = None
+    restated_from = _earliest_affected_month(context, changed, built) if changed else None
+    if restated_from is None and set(changed) <= set(EVENT_TIMES):
+        # only rows no month holds (officers of calls not delivered yet): nothing to recompute;
+        # the batch that delivers their calls restates that month
+        changed = []
     if changed:
-        restated_from = _earliest_affected_month(context, changed, built)
         plan = context.plan(
             ENVIRONMENT,
             restate_models=[f"raw.{table}" for table in changed],
@@ -270,20 +270,21 @@ def _built_batch(built: dict[str, str], name: str) -> int:
 def _earliest_affected_month(context, changed: list[str], built: dict[str, str]) -> dt.date | None:
     """The first month an incremental model must recompute.
 
-    That is the earliest month of the new rows and of the earlier versions they correct.
+    That is the earliest month of the new rows and of the earlier versions they correct: of
+    every version of the records (for call officers: of their calls) the new batches touch.
     """
     months = []
     for name in changed:
         if name not in EVENT_TIMES:
             continue
-        same_key = " and ".join(
-            f"n.{column} is not distinct from r.{column}"
-            for column in ("department_id", *RAW_TABLES[name].key)
-        )
-        since = _built_batch(built, name)
+        dated_by, time_column, keys = EVENT_TIMES[name]
+        key_columns = ("department_id", *keys)
+        touched = ", ".join(key_columns)
+        same_key = " and ".join(f"n.{c} is not distinct from t.{c}" for c in key_columns)
         rows = context.engine_adapter.fetchall(
-            f"select min({EVENT_TIMES[name]}) from raw.{name} as r where exists "
-            f"(select 1 from raw.{name} as n where n._batch_id > {since} and {same_key})"
+            f"select min(t.{time_column}) from raw.{dated_by} as t inner join "
+            f"(select distinct {touched} from raw.{name} "
+            f"where _batch_id > {_built_batch(built, name)}) as n on {same_key}"
         )
         if rows and rows[0][0] is not None:
             months.append(dt.date(rows[0][0].year, rows[0][0].month, 1))

@@ -9,8 +9,9 @@
   day they became available: a call the day after it was received, a force report three days
   after the incident, a coding the day after it was coded (weeks to months after the footage), a
   complaint the day after it was received;
-* some force reports first delivered with a preliminary level and injury flag and amended in the
-  next drop (the same report id, the values of the full export);
+* some force reports first delivered with a preliminary level and injury flag and amended one to
+  four weeks later, in the drop holding that day (the same report id, the values of the full
+  export);
 * the CAD's files re-deliver the last days of the previous drop (overlapping rows), and every
   drop after the first re-delivers the previous drop's video inventory file byte-identical.
 
@@ -43,7 +44,8 @@ AVAILABLE_AFTER: dict[str, tuple[str, int]] = {
 WHOLE_TABLES = ("officers", "trial_assignments", "officer_units")  # every drop, byte-identical
 OVERLAP_DAYS = 2  # the CAD re-exports the last days of the previous drop
 OVERLAPPING_TABLES = ("calls", "call_officers")
-AMENDED_SHARE = 0.2  # of the force reports that have a later drop to be amended in
+AMENDED_SHARE = 0.2  # of the force reports whose amendment day falls in a later drop
+AMENDED_AFTER_DAYS = (7, 28)  # an amendment follows the first delivery by one to four weeks
 REDELIVERED_TABLE = "bwc_videos"  # the previous drop's file, again, byte-identical
 
 
@@ -98,7 +100,7 @@ def write_drops(
     last_day = int(max(d.max() for d in days.values() if len(d)))
     edges = [-(10**9), *cut_days, max(last_day, *cut_days) if cut_days else last_day]
     drop_of = {table: np.searchsorted(cut_days, d, side="left") for table, d in days.items()}
-    amended = _amended_force_reports(drop_of["force_reports"], n_drops, seed)
+    amended, amended_in = _amended_force_reports(days["force_reports"], cut_days, n_drops, seed)
 
     directories: list[Path] = []
     previous_stamp = ""
@@ -116,7 +118,9 @@ def write_drops(
             everything = tables[FILES[table]]
             content = everything.filter(pa.array(rows))
             if table == "force_reports":
-                content = _force_reports_of_drop(everything, drop_of[table], amended, index)
+                content = _force_reports_of_drop(
+                    everything, drop_of[table], amended, amended_in, index
+                )
             write_table(content, directory / _dated(FILES[table], stamp))
         if index > 0:
             previous = _dated(FILES[REDELIVERED_TABLE], previous_stamp)
@@ -131,21 +135,30 @@ def _dated(file_name: str, stamp: str) -> str:
     return f"{stem}_{stamp}.{suffix}"
 
 
-def _amended_force_reports(drop_of: np.ndarray, n_drops: int, seed: int) -> np.ndarray:
-    """Which force reports are first delivered preliminary, then amended in the next drop."""
+def _amended_force_reports(
+    days: np.ndarray, cut_days: list[int], n_drops: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which force reports are first delivered preliminary and amended later, and the drop of
+    each amendment: the one holding the day one to four weeks after the first delivery (if that
+    drop is the report's own, only the final version is delivered)."""
     rng = np.random.default_rng([seed, 20240101])
+    drop_of = np.searchsorted(cut_days, days, side="left")
+    low, high = AMENDED_AFTER_DAYS
+    amended_in = np.searchsorted(cut_days, days + rng.integers(low, high + 1, len(days)), "left")
+    amended = (amended_in > drop_of) & (rng.random(len(days)) < AMENDED_SHARE)
     eligible = drop_of < n_drops - 1
-    amended = eligible & (rng.random(len(drop_of)) < AMENDED_SHARE)
     if eligible.any() and not amended.any():
-        amended[np.flatnonzero(eligible)[0]] = True
-    return amended
+        # every delivery path is exercised: the report delivered last before a cut is amended
+        last = np.flatnonzero(eligible)[np.argmax(days[eligible])]
+        amended[last], amended_in[last] = True, drop_of[last] + 1
+    return amended, amended_in
 
 
 def _force_reports_of_drop(
-    force: pa.Table, drop_of: np.ndarray, amended: np.ndarray, index: int
+    force: pa.Table, drop_of: np.ndarray, amended: np.ndarray, amended_in: np.ndarray, index: int
 ) -> pa.Table:
     """New reports of the drop (the amended ones in their preliminary version), then the
-    amendments of the previous drop's reports in their final version (the full export's)."""
+    amendments due in this drop in their final version (the full export's)."""
     new = force.filter(pa.array(drop_of == index))
     preliminary = pa.array(amended[drop_of == index])
     level, injured = new.column("FORCE_LVL"), new.column("SUBJ_INJ")
@@ -156,5 +169,5 @@ def _force_reports_of_drop(
         ("SUBJ_INJ", pc.if_else(preliminary, flipped, injured)),
     ):
         new = new.set_column(new.column_names.index(column), column, values)
-    amendments = force.filter(pa.array(amended & (drop_of == index - 1)))
+    amendments = force.filter(pa.array(amended & (amended_in == index)))
     return pa.concat_tables([new, amendments])

@@ -33,6 +33,8 @@ WITH calls AS (
         arrived_at,
         cleared_at
     FROM staging.stg_call_officers
+    WHERE
+        call_received_at BETWEEN @start_ts AND @end_ts
 ), officer_time_on_scene AS (
     SELECT
         call_officers.department_id,

@@ -1,8 +1,11 @@
 MODEL (
     name marts.fct_calls,
-    description 'one row per call for service: the officers who attended, and the minutes from the first arrival to clearing (NULL when either is unknown or they are out of order)',
-    kind FULL,
+    description 'one row per call for service: the officers who attended, and the minutes from the first arrival to clearing (NULL when either is unknown or they are out of order). Incremental by calendar month of received_at, like its staging models: a nightly build recomputes only the months its new batches touch.',
+    kind INCREMENTAL_BY_TIME_RANGE (
+        time_column month_start
+    ),
     grain (department_id, call_id),
+    cron '@monthly',
     audits (
         not_null(columns := (department_id, call_id, received_at, month_start, n_officers)),
         unique_combination_of_columns(columns := (department_id, call_id)),
@@ -25,12 +28,16 @@ WITH calls AS (
         beat,
         disposition
     FROM staging.stg_calls
+    WHERE
+        received_at BETWEEN @start_ts AND @end_ts
 ), call_officers AS (
     SELECT
         department_id,
         call_id,
         officer_id
     FROM staging.stg_call_officers
+    WHERE
+        call_received_at BETWEEN @start_ts AND @end_ts
 ), officers_by_call AS (
     SELECT
         department_id,

@@ -1,26 +1,41 @@
 MODEL (
     name staging.stg_call_officers,
-    description 'raw.call_officers is append-only: a corrected record arrives in a later batch, so keep the latest batch''s row per key (the last line of the file if a batch repeats a key)',
-    kind VIEW,
+    description 'raw.call_officers is append-only: a corrected record arrives in a later batch, so keep the latest batch''s row per key (the last line of the file if a batch repeats a key). Incremental by calendar month of the call''s received_at (call_received_at, from staging.stg_calls), like stg_calls; an officer of a call that was never delivered has no month and stays in raw until the call arrives (its batch then restates that month).',
+    kind INCREMENTAL_BY_TIME_RANGE (
+        time_column call_received_at
+    ),
     grain (department_id, call_id, officer_id),
+    cron '@monthly',
     audits (
-        not_null(columns := (department_id, call_id, officer_id)),
+        not_null(columns := (department_id, call_id, officer_id, call_received_at)),
         unique_combination_of_columns(columns := (department_id, call_id, officer_id)),
         accepted_values("column" := role, is_in := ('primary', 'backup'))
     )
 );
 
-WITH raw_call_officers AS (
+WITH calls AS (
     SELECT
         department_id,
         call_id,
-        officer_id,
-        role,
-        arrived_at,
-        cleared_at,
-        _batch_id,
-        _source_line
-    FROM raw.call_officers
+        received_at
+    FROM staging.stg_calls
+    WHERE
+        received_at BETWEEN @start_ts AND @end_ts
+), raw_call_officers AS (
+    SELECT
+        raw_call_officers.department_id,
+        raw_call_officers.call_id,
+        raw_call_officers.officer_id,
+        raw_call_officers.role,
+        raw_call_officers.arrived_at,
+        raw_call_officers.cleared_at,
+        raw_call_officers._batch_id,
+        raw_call_officers._source_line,
+        calls.received_at AS call_received_at
+    FROM raw.call_officers AS raw_call_officers
+    INNER JOIN calls
+        ON calls.department_id = raw_call_officers.department_id
+        AND calls.call_id = raw_call_officers.call_id
 ), latest_versions AS (
     SELECT
         department_id,
@@ -29,6 +44,7 @@ WITH raw_call_officers AS (
         role,
         arrived_at,
         cleared_at,
+        call_received_at,
         _batch_id,
         row_number() OVER (PARTITION BY department_id, call_id, officer_id ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
     FROM raw_call_officers
@@ -40,6 +56,7 @@ SELECT
     role::TEXT AS role,
     arrived_at::TIMESTAMP AS arrived_at,
     cleared_at::TIMESTAMP AS cleared_at,
+    call_received_at::TIMESTAMP AS call_received_at,
     _batch_id::INT AS batch_id
 FROM latest_versions
 WHERE

@@ -1,8 +1,11 @@
 MODEL (
     name staging.stg_calls,
-    description 'raw.calls is append-only: a corrected record arrives in a later batch, so keep the latest batch''s row per key (the last line of the file if a batch repeats a key)',
-    kind VIEW,
+    description 'raw.calls is append-only: a corrected record arrives in a later batch, so keep the latest batch''s row per key (the last line of the file if a batch repeats a key). Incremental by calendar month of received_at (see int_calls_by_officer_month for the monthly cron and how new batches are restated): materialized, because every call model reads it and resolving versions over all of raw.calls is the costliest step of a nightly build. An interval reads only the versions of calls that have some version in it, so a correction that moves a call to another month is placed by its latest version (the restatement covers both months).',
+    kind INCREMENTAL_BY_TIME_RANGE (
+        time_column received_at
+    ),
     grain (department_id, call_id),
+    cron '@monthly',
     audits (
         not_null(columns := (department_id, call_id, received_at)),
         unique_combination_of_columns(columns := (department_id, call_id)),
@@ -10,22 +13,32 @@ MODEL (
     )
 );
 
-WITH raw_calls AS (
-    SELECT
+WITH calls_in_interval AS (
+    SELECT DISTINCT
         department_id,
-        call_id,
-        received_at,
-        dispatched_at,
-        arrived_at,
-        cleared_at,
-        call_type,
-        priority,
-        is_self_initiated,
-        beat,
-        disposition,
-        _batch_id,
-        _source_line
+        call_id
     FROM raw.calls
+    WHERE
+        received_at BETWEEN @start_ts AND @end_ts
+), raw_calls AS (
+    SELECT
+        raw_calls.department_id,
+        raw_calls.call_id,
+        raw_calls.received_at,
+        raw_calls.dispatched_at,
+        raw_calls.arrived_at,
+        raw_calls.cleared_at,
+        raw_calls.call_type,
+        raw_calls.priority,
+        raw_calls.is_self_initiated,
+        raw_calls.beat,
+        raw_calls.disposition,
+        raw_calls._batch_id,
+        raw_calls._source_line
+    FROM raw.calls AS raw_calls
+    INNER JOIN calls_in_interval
+        ON calls_in_interval.department_id = raw_calls.department_id
+        AND calls_in_interval.call_id = raw_calls.call_id
 ), latest_versions AS (
     SELECT
         department_id,
@@ -58,4 +71,4 @@ SELECT
     _batch_id::INT AS batch_id
 FROM latest_versions
 WHERE
-    version_rank = 1
+    version_rank = 1 AND received_at BETWEEN @start_ts AND @end_ts
