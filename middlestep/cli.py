@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_wait(build)
 
     check = commands.add_parser("check", help="the quality gate; non-zero exit on failure")
+    check.add_argument(
+        "--full",
+        action="store_true",
+        help="validate every month of the monthly marts, not only those changed since the "
+        "last passed gate",
+    )
     _add_wait(check)
 
     analyze = commands.add_parser("analyze", help="effect estimates of a gated build")
@@ -245,7 +251,7 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         print(f"built {len(record.model_versions)} models; build {record.build_id}")
         return 0
     if args.command == "check":
-        gate = pipeline.check(home, wait_s=args.wait)
+        gate = pipeline.check(home, wait_s=args.wait, full=args.full)
         print(gate.text())
         return 0 if gate.passed else 1
     if args.command == "analyze":

@@ -27,7 +27,7 @@ import json
 import math
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
@@ -37,6 +37,14 @@ from typing import Any
 import duckdb
 import pandas as pd
 import yaml
+
+from middlestep.gate_months import (
+    MONTHLY_MARTS,
+    MonthScope,
+    checks_version,
+    month_scope,
+    record_months,
+)
 
 EXPECTATIONS_DIR = Path(__file__).parent / "expectations"
 
@@ -244,6 +252,7 @@ class _WarehouseFacts:
     raw_rows: dict[str, int]  # raw table -> rows in the warehouse (missing table: absent)
     raw_rows_by_batch: pd.DataFrame  # table_name, batch_id, n_rows of the raw tables
     build_id: str | None
+    month_scopes: dict[str, MonthScope] = field(default_factory=dict)  # monthly marts read
 
 
 def _sso_delivered(facts: _WarehouseFacts) -> bool:
@@ -276,6 +285,7 @@ class CheckResult:
     unexpected_sample: tuple = ()
     why: str = ""
     skipped: str | None = None  # why it was not evaluated
+    scope: str | None = None  # the rows checked, when not all of them (gate_months)
 
     @property
     def is_failure(self) -> bool:
@@ -289,6 +299,7 @@ class CheckResult:
     def describe(self) -> str:
         """One line: mart, column, expectation and what was observed."""
         where = self.mart + (f", column {self.column}" if self.column else "")
+        where += f" ({self.scope})" if self.scope else ""
         call = f"{self.expectation}({_format_kwargs(self.kwargs)})"
         if self.skipped:
             return f"{where}: {call} skipped ({self.skipped})"
@@ -335,6 +346,7 @@ class CheckResult:
                 "element_count": self.element_count,
                 "unexpected_sample": list(self.unexpected_sample),
                 "why": self.why,
+                "scope": self.scope,
                 "text": self.describe(),
             }
         )
@@ -375,6 +387,7 @@ class GateResult:
     analyses: tuple[AnalysisSupport, ...] = ()
     rejects: tuple[Mapping[str, Any], ...] = ()  # department_id, table, file, reason, rows
     max_reject_share: float = DEFAULT_MAX_REJECT_SHARE
+    month_scopes: tuple[MonthScope, ...] = ()  # the months of the monthly marts validated
 
     @property
     def n_expectations(self) -> int:
@@ -422,6 +435,7 @@ class GateResult:
             f"{self.n_expectations} checks, {self.n_failed} failed, "
             f"{len(self.warning_checks)} warnings",
         ]
+        lines += [f"  {scope.mart}: {scope.describe()}" for scope in self.month_scopes]
         if self.n_failed:
             lines += ["failures:"] + [f"  {line}" for line in self.failures().splitlines()]
         if self.warning_checks:
@@ -453,6 +467,7 @@ class GateResult:
                 "failures": [check.describe() for check in self.failed_checks],
                 "warnings": [check.describe() for check in self.warning_checks],
                 "analyses": [support.to_dict() for support in self.analyses],
+                "months_validated": [scope.to_dict() for scope in self.month_scopes],
                 "rejects": [dict(row) for row in self.rejects],
                 "checks": [check.to_dict() for check in self.checks],
             }
@@ -470,18 +485,26 @@ def run_gate(
     *,
     max_reject_share: float = DEFAULT_MAX_REJECT_SHARE,
     expectations_dir: Path = EXPECTATIONS_DIR,
+    full: bool = False,
 ) -> GateResult:
     """Check the marts and input batches of `warehouse`; nothing is written.
 
     `build_id` defaults to the latest build in `meta.builds` (None if there is none).
     `max_reject_share`: the gate fails if a table's rejected rows exceed this share of the
     rows read (per department and raw table); below it, rejects are a warning.
+    The monthly marts (middlestep/gate_months.py) are validated in the months changed since
+    the last passed gate, or in full if `full`.
     """
     warehouse = Path(warehouse)
     if not warehouse.exists():
         raise FileNotFoundError(f"no warehouse at {warehouse}")
     specs = load_expectations(expectations_dir)
-    facts = _read_warehouse(warehouse, marts=tuple(specs), build_id=build_id)
+    versions = {
+        mart: checks_version(expectations_dir / f"{mart}.yaml")
+        for mart in MONTHLY_MARTS
+        if mart in specs
+    }
+    facts = _read_warehouse(warehouse, tuple(specs), build_id, versions, incremental=not full)
     checked_at = datetime.now(UTC)
 
     checks = _run_expectations(specs, facts)
@@ -505,10 +528,18 @@ def run_gate(
         analyses=analyses,
         rejects=rejects,
         max_reject_share=max_reject_share,
+        month_scopes=tuple(facts.month_scopes.values()),
     )
 
 
-def _read_warehouse(warehouse: Path, marts: Iterable[str], build_id: str | None) -> _WarehouseFacts:
+def _read_warehouse(
+    warehouse: Path,
+    marts: Iterable[str],
+    build_id: str | None,
+    checks_versions: Mapping[str, str],
+    *,
+    incremental: bool,
+) -> _WarehouseFacts:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         existing = {
@@ -517,8 +548,16 @@ def _read_warehouse(warehouse: Path, marts: Iterable[str], build_id: str | None)
                 "select table_schema, table_name from information_schema.tables"
             ).fetchall()
         }
+        scopes = {
+            mart: month_scope(con, mart, version, incremental=incremental)
+            for mart, version in checks_versions.items()
+            if ("marts", mart) in existing
+        }
+        rows_of = {mart: scope.where() for mart, scope in scopes.items()}
         frames = {
-            mart: con.execute(f'select * from marts."{mart}"').df()
+            mart: con.execute(
+                f'select * from marts."{mart}" where {rows_of.get(mart, "true")}'
+            ).df()
             if ("marts", mart) in existing
             else None
             for mart in marts
@@ -591,6 +630,7 @@ def _read_warehouse(warehouse: Path, marts: Iterable[str], build_id: str | None)
         raw_rows=raw_rows,
         raw_rows_by_batch=raw_rows_by_batch,
         build_id=build_id,
+        month_scopes=scopes,
     )
 
 
@@ -628,6 +668,10 @@ def _run_expectations(
     if ordered:
         results = _run_checkpoint(runnable, frames)
         checks += [results[index] for index in range(len(ordered))]
+    for position, check in enumerate(checks):
+        scope = facts.month_scopes.get(check.mart)
+        if scope is not None and not scope.is_full:
+            checks[position] = replace(check, scope=f"{len(scope.validated)} changed months")
     return _sort_checks(checks, specs)
 
 
@@ -1142,6 +1186,8 @@ def record_gate(warehouse: Path, result: GateResult) -> None:
                 json.dumps(result.to_dict()),
             ],
         )
+        for scope in result.month_scopes:
+            record_months(con, checked_at, result.build_id, scope)
     finally:
         con.close()
 
