@@ -2,7 +2,7 @@
 
 A nightly build of a large department rewrites a month or two of ``marts.fct_calls`` (millions
 of rows in all); validating every row again would cost most of the night's run. So the gate
-fingerprints each month of a monthly mart (rows and a hash of their content, one DuckDB query),
+fingerprints each month of a monthly mart (rows and a sum of row hashes, one DuckDB query),
 compares them with the months of the last gate that *passed* with the same checks, and runs the
 mart's expectations on the months whose fingerprint differs (or that are new). A month whose
 content is unchanged keeps the verdict it had; a change of the expectations or of the gate's
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from middlestep.fingerprint import fingerprints_by
 
 # mart -> its month column
 MONTHLY_MARTS: dict[str, str] = {"fct_calls": "month_start"}
@@ -94,7 +96,7 @@ def month_scope(
 ) -> MonthScope:
     """The months of ``marts.<mart>`` to validate: those changed since the last passed gate."""
     column = MONTHLY_MARTS[mart]
-    now = _fingerprints(con, mart, column)
+    now = fingerprints_by(con, "marts", mart, column)
     previous = _last_passed(con, mart, version) if incremental else None
     if previous is None:
         return MonthScope(mart, column, version, now, tuple(sorted(now)))
@@ -114,24 +116,6 @@ def record_months(
             for month, fingerprint in sorted(scope.fingerprints.items())
         ],
     )
-
-
-def _fingerprints(con: duckdb.DuckDBPyConnection, mart: str, column: str) -> dict[dt.date, str]:
-    columns = [
-        name
-        for (name,) in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'marts' and table_name = ? order by ordinal_position",
-            [mart],
-        ).fetchall()
-    ]
-    row_hash = "hash(" + ", ".join(f'"{name}"' for name in columns) + ")"
-    # count, a sum and an xor of row hashes: any changed, added or removed row changes them
-    rows = con.execute(
-        f'select "{column}", count(*), sum({row_hash} % 1000000007), bit_xor({row_hash}) '
-        f'from marts."{mart}" group by 1'
-    ).fetchall()
-    return {month: f"{n}:{total}:{xor}" for month, n, total, xor in rows if month is not None}
 
 
 def _last_passed(
