@@ -178,22 +178,24 @@ def complier_force_effect(
     pre_months: int = 12,
 ) -> Effect:
     """The effect of the training on compliers' force per call (module docstring)."""
-    columns = officer_months.assign(_trained=officer_months[trained].fillna(False).astype(float))
-    window = dict(
+    # one panel, the training flag carried along its rows
+    data, _, _ = window_panel(
+        officer_months,
+        outcome,
         exposure=exposure,
         cluster=cluster,
         arm=arm,
         month=month,
         active=active,
         pre_months=pre_months,
+        carry=[trained],
     )
-    data, _, _ = window_panel(columns, outcome, **window)
-    trained_flags, _, _ = window_panel(columns, "_trained", **window)
+    trained_flags = data[trained].fillna(False).astype(float)
     months = pd.get_dummies(data["month"], prefix="month", dtype=float).to_numpy()
     exogenous = np.column_stack([months, data["treated_arm"]])
     fit = two_stage_least_squares(
         (data["y"] / data["exposure"]).to_numpy(),
-        trained_flags["y"].to_numpy(),
+        trained_flags.to_numpy(),
         (data["treated_arm"] * data["post"]).to_numpy(),
         exogenous,
         data["cluster"].to_numpy(),

@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -43,6 +44,8 @@ class Settings:
     n_bootstrap: int = 200
     power_simulations: int = 200
     seed: int = 0
+    # where the power simulations are memoized across runs (analysis/memo.py); None: no memo
+    cache_dir: Path | None = None
 
 
 @dataclass
@@ -152,6 +155,7 @@ def open_box(
     from analysis.compliance import complier_effect, complier_force_effect
     from analysis.heterogeneity import heterogeneity_table
     from analysis.mediation import encounter_mediation, officer_mediation
+    from analysis.memo import cached_call
     from analysis.multiplicity import (
         INDEX_NAME,
         adjusted_p_values,
@@ -175,11 +179,17 @@ def open_box(
     baseline = _attempt(box, "power baseline", lambda: force_baseline(months))
     if baseline is not None:
         box.power_baseline = baseline
+        # the simulations depend only on the pre-period baseline, which a nightly drop of
+        # post-period data leaves alone: memoized across runs
         box.power = _attempt(
             box,
             "power",
-            lambda: force_power(
-                baseline, n_simulations=settings.power_simulations, seed=settings.seed
+            lambda: cached_call(
+                settings.cache_dir,
+                force_power,
+                baseline,
+                n_simulations=settings.power_simulations,
+                seed=settings.seed,
             ),
         )
         box.sample_size = _attempt(box, "sample size", lambda: sample_size_table(baseline))
@@ -190,7 +200,9 @@ def open_box(
         box.power_simulated = _attempt(
             box,
             "power curve (simulated)",
-            lambda: simulated_power(
+            lambda: cached_call(
+                settings.cache_dir,
+                simulated_power,
                 baseline,
                 [0.5, 0.6, 0.72, 0.8, 0.9, 1.0],
                 n_officers=n,

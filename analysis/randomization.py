@@ -20,6 +20,7 @@ Statistics (the estimators' point estimates, recomputed for every permutation):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -37,10 +38,25 @@ def block_permutations(
     treated_arm: np.ndarray, blocks: np.ndarray, n_permutations: int, seed: int
 ) -> np.ndarray:
     """(n_permutations, n_officers) re-randomized 0/1 arms: within every block the observed
-    arm labels are shuffled, so each block keeps its number of treated officers."""
-    rng = np.random.default_rng(seed)
+    arm labels are shuffled, so each block keeps its number of treated officers.
+
+    The result is read-only and shared between calls with equal arguments: every estimate of a
+    department re-randomizes the same officers with the same seed (a dozen items, two counts).
+    """
     treated_arm = np.asarray(treated_arm, float)
     codes, _ = pd.factorize(pd.Series(blocks).astype("string").fillna("(none)"))
+    return _block_permutations(
+        treated_arm.tobytes(), codes.astype(np.int64).tobytes(), int(n_permutations), int(seed)
+    )
+
+
+@functools.lru_cache(maxsize=2)  # an entry is n_permutations x n_officers floats
+def _block_permutations(
+    treated_bytes: bytes, code_bytes: bytes, n_permutations: int, seed: int
+) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    treated_arm = np.frombuffer(treated_bytes, float)
+    codes = np.frombuffer(code_bytes, np.int64)
     # one random key per officer and permutation; sorting within a block shuffles its labels
     keys = rng.random((n_permutations, len(treated_arm)))
     order = np.lexsort((keys, np.broadcast_to(codes, keys.shape)), axis=-1)
@@ -48,6 +64,7 @@ def block_permutations(
     labels = treated_arm[np.argsort(codes, kind="stable")]
     permuted = np.empty_like(keys)
     np.put_along_axis(permuted, order, np.broadcast_to(labels, keys.shape), axis=1)
+    permuted.flags.writeable = False  # shared by every caller
     return permuted
 
 

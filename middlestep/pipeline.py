@@ -138,7 +138,9 @@ def latest_build(home: Home) -> BuildIdentity | None:
 # gate
 
 
-def check(home: Home, *, wait_s: float = 0.0):
+def check(home: Home, *, wait_s: float = 0.0, full: bool = False):
+    """The quality gate of the latest build; the monthly marts in the months changed since
+    the last passed gate unless `full` (middlestep/gate_months.py)."""
     from middlestep.gate import record_gate, run_gate
 
     # the lock covers the gate's reads too: no writer may change the build it checks
@@ -146,7 +148,7 @@ def check(home: Home, *, wait_s: float = 0.0):
         identity = latest_build(home)
         if identity is None:
             raise PipelineError("nothing to check: run `middlestep build` first")
-        result = run_gate(home.warehouse, build_id=identity.build_id)
+        result = run_gate(home.warehouse, build_id=identity.build_id, full=full)
         record_gate(home.warehouse, result)
     _log_run(home, "check", build_id=identity.build_id, passed=result.passed)
     return result
@@ -262,7 +264,8 @@ def analyze(
     `reliability_threshold` are left out of the confirmatory estimates unless
     `include_unreliable`. Beside the ITT estimates: Fisher randomization p-values, power and the
     MDE for force, adjusted p-values and the summary index, complier (2SLS) effects, mediation
-    and subgroup effects (analysis/open_box.py; `settings` sizes the simulations).
+    and subgroup effects (analysis/open_box.py; `settings` sizes the simulations). Without
+    `settings`, the power simulations are memoized under the home (`Home.analysis_cache`).
     """
     from analysis.balance import balance_table
     from analysis.communication import itt_effects
@@ -272,7 +275,7 @@ def analyze(
     from analysis.reliability import item_reliability, load_codings, unreliable_items
     from middlestep.contract import SSO_ITEMS
 
-    settings = settings or Settings()
+    settings = settings or Settings(cache_dir=home.analysis_cache)
     build_id, gate, is_gated = gated_build(home, allow_ungated)
     department_id = department or _only_department(home)
     analysis = Analysis(department_id, is_gated, build_id)
@@ -477,7 +480,7 @@ def report(
     if permutations is not None:  # Fisher randomization draws per estimate
         from analysis.open_box import Settings
 
-        settings = Settings(n_permutations=permutations)
+        settings = Settings(n_permutations=permutations, cache_dir=home.analysis_cache)
     analysis = analyze(
         home,
         department,

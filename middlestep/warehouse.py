@@ -51,6 +51,11 @@ class Home:
     def run_log(self) -> Path:
         return self.root / "runs.jsonl"
 
+    @property
+    def analysis_cache(self) -> Path:
+        """Memoized analysis steps (analysis/memo.py); safe to delete at any time."""
+        return self.root / "cache" / "analysis"
+
     def ensure(self) -> Home:
         self.root.mkdir(parents=True, exist_ok=True)
         return self

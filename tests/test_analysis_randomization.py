@@ -9,6 +9,7 @@ import pytest
 from analysis.communication import itt_effect
 from analysis.force import force_effect
 from analysis.randomization import (
+    _block_permutations,
     block_permutations,
     encounter_permutation_test,
     fisher_p_value,
@@ -33,6 +34,18 @@ def test_permutations_keep_every_blocks_number_of_treated_officers():
     assert len({tuple(row) for row in permuted}) > 20  # not the same draw over and over
     again = block_permutations(treated, blocks, 300, seed=1)
     assert np.array_equal(permuted, again)  # seeded
+
+
+def test_equal_calls_share_one_read_only_draw_equal_to_a_fresh_one():
+    treated = np.array([1, 0, 1, 0, 1, 0, 0, 1, 1, 0.0])
+    blocks = np.array(["a", "a", "a", "a", "b", "b", "b", "b", "c", "c"])
+    first = block_permutations(treated, blocks, 50, seed=2)
+    assert block_permutations(treated.copy(), list(blocks), 50, seed=2) is first
+    assert not first.flags.writeable  # no caller can change another's draw
+    assert not np.array_equal(block_permutations(treated, blocks, 50, seed=3), first)
+    _block_permutations.cache_clear()
+    fresh = block_permutations(treated, blocks, 50, seed=2)
+    assert fresh is not first and np.array_equal(fresh, first)
 
 
 def test_observed_statistics_are_the_estimators_point_estimates(trial):
