@@ -113,6 +113,7 @@ def _update(context, *, run_scheduler: bool) -> BuildRecord:
             auto_apply=True,
             no_prompts=True,
             execution_time=execution_time,
+            skip_tests=True,  # the models did not change: their unit tests ran when planned
         )
         plan_id = plan.plan_id
     if run_scheduler:
