@@ -139,3 +139,22 @@ def test_no_events_in_a_cell_gives_an_undefined_ratio_not_an_error():
     effect = force_effect(months, pre_months=1, negative_binomial=False)
     assert np.isnan(effect.estimate)
     assert effect.to_dict()["estimate"] is None
+
+
+def test_closed_form_nb2_derivatives_equal_statsmodels_numerical_ones():
+    """The NB check's model only replaces how statsmodels computes its derivatives."""
+    import statsmodels.api as sm
+
+    from analysis.force import _NegativeBinomial2
+
+    rng = np.random.default_rng(3)
+    exog = sm.add_constant(rng.normal(size=(400, 2)))
+    offset = np.log(rng.uniform(5, 50, 400))
+    endog = rng.negative_binomial(2, 2 / (2 + np.exp(-2.5 + offset + exog[:, 1] * 0.3)))
+    params = np.array([-2.4, 0.25, -0.1, 0.6])
+    ours = _NegativeBinomial2(endog, exog, offset=offset, loglike_method="nb2")
+    theirs = sm.NegativeBinomial(endog, exog, offset=offset, loglike_method="nb2")
+    for transformed in (False, True):  # alpha itself, or log alpha as in some optimizers
+        ours._transparams = theirs._transparams = transformed
+        np.testing.assert_allclose(ours.score_obs(params), theirs.score_obs(params), rtol=1e-6)
+        np.testing.assert_allclose(ours.hessian(params), theirs.hessian(params), rtol=1e-6)
