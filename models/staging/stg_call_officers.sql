@@ -34,8 +34,7 @@ WITH calls AS (
         calls.received_at AS call_received_at
     FROM raw.call_officers AS raw_call_officers
     INNER JOIN calls
-        ON calls.department_id = raw_call_officers.department_id
-        AND calls.call_id = raw_call_officers.call_id
+        ON calls.department_id = raw_call_officers.department_id AND calls.call_id = raw_call_officers.call_id
 ), latest_versions AS (
     SELECT
         department_id,
