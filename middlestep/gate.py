@@ -40,6 +40,7 @@ import yaml
 
 from middlestep.gate_months import (
     MONTHLY_MARTS,
+    MONTHS_DDL,
     MonthScope,
     checks_version,
     month_scope,
@@ -1162,10 +1163,12 @@ def _analyses_supported(facts: _WarehouseFacts) -> tuple[AnalysisSupport, ...]:
 
 
 def ensure_meta_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create schema `meta` with `meta.builds` and `meta.gate_results` if they are missing."""
+    """Create schema `meta` with `meta.builds`, `meta.gate_results` and `meta.gate_months` if
+    they are missing."""
     con.execute("create schema if not exists meta")
     con.execute(META_BUILDS_DDL)
     con.execute(META_GATE_RESULTS_DDL)
+    con.execute(MONTHS_DDL)
 
 
 def record_gate(warehouse: Path, result: GateResult) -> None:

@@ -108,7 +108,7 @@ def month_scope(
 def record_months(
     con: duckdb.DuckDBPyConnection, checked_at: dt.datetime, build_id: str | None, scope
 ) -> None:
-    con.execute(MONTHS_DDL)
+    """Store the scope's month fingerprints (``meta.gate_months``: gate.ensure_meta_tables)."""
     if not scope.fingerprints:  # an empty mart (a department without calls): nothing to vouch for
         return
     con.executemany(
