@@ -43,6 +43,7 @@ from analysis.inference import (
     wald_interval,
     wald_p_value,
 )
+from analysis.memo import memoized
 from analysis.results import Effect
 
 KINDS = ("binary", "count", "rating")
@@ -85,6 +86,7 @@ def itt_effect(
     return _rating_effect(data, outcome, block_fixed_effects, ordered_logit)
 
 
+@memoized
 def itt_effects(
     encounters: pd.DataFrame,
     items: dict[str, str],

@@ -38,6 +38,7 @@ import pandas as pd
 
 from analysis.force import window_panel
 from analysis.inference import cluster_codes, treatment_indicator, wald_interval, wald_p_value
+from analysis.memo import memoized
 from analysis.results import Effect
 
 WEAK_INSTRUMENT_F = 10.0
@@ -116,6 +117,7 @@ def _cluster_covariance(design: np.ndarray, residual: np.ndarray, groups: np.nda
     return bread @ (scores.T @ scores) @ bread * correction
 
 
+@memoized
 def complier_effect(
     encounters: pd.DataFrame,
     officers: pd.DataFrame,
@@ -190,6 +192,11 @@ def complier_force_effect(
         pre_months=pre_months,
         carry=[trained],
     )
+    return _complier_force_on_panel(data, outcome, trained)
+
+
+@memoized  # the window's panel, not all officer-months: later months leave the fit alone
+def _complier_force_on_panel(data: pd.DataFrame, outcome: str, trained: str) -> Effect:
     trained_flags = data[trained].fillna(False).astype(float)
     months = pd.get_dummies(data["month"], prefix="month", dtype=float).to_numpy()
     exogenous = np.column_stack([months, data["treated_arm"]])

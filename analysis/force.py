@@ -32,6 +32,7 @@ from scipy.special import digamma, polygamma
 
 from analysis.inference import cluster_codes, treatment_indicator, wald_interval, wald_p_value
 from analysis.marts import study_dates
+from analysis.memo import memoized
 from analysis.results import Effect
 
 ARM_POST = "treated_arm:post"
@@ -70,6 +71,31 @@ def force_effect(
         control_start=control_month,
         pre_months=pre_months,
     )
+    return _rate_ratio_effect(
+        data,
+        outcome,
+        exposure,
+        trial_month,
+        control_month,
+        pre_months,
+        n_zero,
+        events_zero,
+        negative_binomial,
+    )
+
+
+@memoized  # the window's panel, not all officer-months: later months leave the fit alone
+def _rate_ratio_effect(
+    data: pd.DataFrame,
+    outcome: str,
+    exposure: str | None,
+    trial_month: pd.Timestamp,
+    control_month: pd.Timestamp,
+    pre_months: int,
+    n_zero: int,
+    events_zero: int,
+    negative_binomial: bool,
+) -> Effect:
     cells = data.groupby(["treated_arm", "post"])
     extras: dict = {
         "window_pre_start": str((trial_month - pd.DateOffset(months=pre_months)).date()),

@@ -32,6 +32,7 @@ from scipy import stats
 
 from analysis.communication import itt_effect
 from analysis.inference import cluster_codes, treatment_indicator
+from analysis.memo import memoized
 from analysis.results import Effect
 
 SUBGROUPS = (
@@ -216,6 +217,7 @@ def _interaction_test(
     return statistic, len(tested), float(stats.chi2.sf(statistic, len(tested)))
 
 
+@memoized
 def heterogeneity_table(
     encounters: pd.DataFrame,
     items: Mapping[str, str],
@@ -232,6 +234,7 @@ def heterogeneity_table(
     return results
 
 
+@memoized  # a plot takes a second to draw
 def subgroup_plot_png(results: Sequence[SubgroupEffects], *, title: str = "") -> bytes | None:
     """Forest plot: one row per subgroup level, one panel per outcome (effects on their scale),
     with the interaction test's p-value in each subgroup's label."""

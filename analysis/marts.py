@@ -81,10 +81,12 @@ def load_marts(warehouse: Path, department_id: str | None = None) -> Marts:
 def _read_table(
     connection: duckdb.DuckDBPyConnection, table: str, department_id: str | None
 ) -> pd.DataFrame:
+    # in a fixed order (by all columns): bootstraps and panels follow row order, so the same
+    # rows must give the same estimates however a build laid them out
     query = f"select * from marts.{table}"
     if department_id is None:
-        return connection.execute(query).df()
-    return connection.execute(query + " where department_id = ?", [department_id]).df()
+        return connection.execute(query + " order by all").df()
+    return connection.execute(query + " where department_id = ? order by all", [department_id]).df()
 
 
 def study_dates(

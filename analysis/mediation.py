@@ -49,6 +49,7 @@ import pandas as pd
 
 from analysis.force import window_panel
 from analysis.inference import cluster_codes, treatment_indicator
+from analysis.memo import memoized
 
 CIVILIAN_COVARIATES = (
     "civilian_resistance",
@@ -250,6 +251,7 @@ def _acme_at_rho(point: dict[str, float], rho: np.ndarray) -> np.ndarray:
     return scale * (rho_tilde - rho * np.sqrt((1 - rho_tilde**2) / (1 - rho**2)))
 
 
+@memoized
 def encounter_mediation(
     encounters: pd.DataFrame,
     *,
@@ -321,13 +323,30 @@ def officer_mediation(
         active=active,
         pre_months=pre_months,
     )
+    arms = officer_months.drop_duplicates(officer).set_index(officer)[arm]
+    return _officer_mediation_on_panel(
+        panel, encounters, arms, mediator, outcome, officer, period, n_bootstrap, seed
+    )
+
+
+@memoized  # the window's panel, not all officer-months: later months leave the fit alone
+def _officer_mediation_on_panel(
+    panel: pd.DataFrame,
+    encounters: pd.DataFrame,
+    arms: pd.Series,
+    mediator: str,
+    outcome: str,
+    officer: str,
+    period: str,
+    n_bootstrap: int,
+    seed: int,
+) -> MediationResult:
     rates = panel.groupby(["cluster", "post"])[["y", "exposure"]].sum()
     rate = (100 * rates["y"] / rates["exposure"]).unstack("post")
     post_encounters = encounters[encounters[period].astype("object") == "post"]
     mediator_mean = pd.to_numeric(post_encounters[mediator], errors="coerce").groupby(
         post_encounters[officer]
     )
-    arms = officer_months.drop_duplicates(officer).set_index(officer)[arm]
     data = pd.DataFrame(
         {
             "t": treatment_indicator(arms),

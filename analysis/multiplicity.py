@@ -24,6 +24,7 @@ import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
 
 from analysis.inference import cluster_codes, treatment_indicator, wald_interval, wald_p_value
+from analysis.memo import memoized
 from analysis.results import Effect
 
 INDEX_NAME = "deescalation_index"
@@ -120,6 +121,7 @@ def summary_index(
     )
 
 
+@memoized
 def summary_index_effect(
     encounters: pd.DataFrame,
     items: Sequence[str],

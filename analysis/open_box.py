@@ -44,7 +44,7 @@ class Settings:
     n_bootstrap: int = 200
     power_simulations: int = 200
     seed: int = 0
-    # where the power simulations are memoized across runs (analysis/memo.py); None: no memo
+    # where estimates are memoized across runs (analysis/memo.py); None: no memo
     cache_dir: Path | None = None
 
 
@@ -152,10 +152,23 @@ def open_box(
 ) -> OpenBox:
     """Parts 1, 3, 4, 5 and 7 of the module docstring for one department's marts; `items` are
     the confirmatory communication items (item -> kind) after the reliability exclusion."""
+    from analysis.memo import memo_directory
+
+    settings = settings or Settings()
+    with memo_directory(settings.cache_dir):
+        return _open_box(marts, communication_effects, items, settings, call_type_groups)
+
+
+def _open_box(
+    marts,
+    communication_effects: Sequence[Effect],
+    items: Mapping[str, str],
+    settings: Settings,
+    call_type_groups: Mapping[str, str] | None,
+) -> OpenBox:
     from analysis.compliance import complier_effect, complier_force_effect
     from analysis.heterogeneity import heterogeneity_table
     from analysis.mediation import encounter_mediation, officer_mediation
-    from analysis.memo import cached_call
     from analysis.multiplicity import (
         INDEX_NAME,
         adjusted_p_values,
@@ -170,26 +183,19 @@ def open_box(
         simulated_power,
     )
 
-    settings = settings or Settings()
     box = OpenBox()
     encounters, months, officers = marts.encounters, marts.officer_months, marts.officers
     has_encounters = len(encounters) > 0
 
-    # 1. power
+    # 1. power (memoized, like the estimates below: its baseline is the pre-period's)
     baseline = _attempt(box, "power baseline", lambda: force_baseline(months))
     if baseline is not None:
         box.power_baseline = baseline
-        # the simulations depend only on the pre-period baseline, which a nightly drop of
-        # post-period data leaves alone: memoized across runs
         box.power = _attempt(
             box,
             "power",
-            lambda: cached_call(
-                settings.cache_dir,
-                force_power,
-                baseline,
-                n_simulations=settings.power_simulations,
-                seed=settings.seed,
+            lambda: force_power(
+                baseline, n_simulations=settings.power_simulations, seed=settings.seed
             ),
         )
         box.sample_size = _attempt(box, "sample size", lambda: sample_size_table(baseline))
@@ -200,9 +206,7 @@ def open_box(
         box.power_simulated = _attempt(
             box,
             "power curve (simulated)",
-            lambda: cached_call(
-                settings.cache_dir,
-                simulated_power,
+            lambda: simulated_power(
                 baseline,
                 [0.5, 0.6, 0.72, 0.8, 0.9, 1.0],
                 n_officers=n,

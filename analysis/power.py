@@ -65,6 +65,7 @@ from scipy import stats
 
 from analysis.inference import treatment_indicator
 from analysis.marts import study_dates
+from analysis.memo import memoized
 
 LOUISVILLE_RATE_RATIO = 0.72  # Engel et al. 2022: force -28% after ICAT
 SIZE_TABLE_RATE_RATIOS = (LOUISVILLE_RATE_RATIO, 0.8, 0.9)
@@ -509,6 +510,7 @@ def _arm_log_ratio(y0, y1, e0, e1) -> tuple[np.ndarray, np.ndarray]:
     return b, ok
 
 
+@memoized
 def simulated_power(
     baseline: ForceBaseline,
     rate_ratios: Sequence[float],
@@ -553,6 +555,7 @@ def simulated_power(
     return pd.DataFrame(rows)
 
 
+@memoized
 def force_power(
     baseline: ForceBaseline,
     *,
@@ -681,6 +684,7 @@ def power_curve(
     )
 
 
+@memoized  # a plot takes a second to draw
 def power_curve_png(
     curve: pd.DataFrame, simulated: pd.DataFrame | None = None, *, title: str = ""
 ) -> bytes:

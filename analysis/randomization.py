@@ -28,6 +28,7 @@ import pandas as pd
 
 from analysis.force import window_panel
 from analysis.inference import treatment_indicator
+from analysis.memo import memoized
 from analysis.power import arm_log_ratios
 from analysis.results import Effect
 
@@ -99,6 +100,7 @@ def _assignment(
     )
 
 
+@memoized
 def encounter_permutation_test(
     encounters: pd.DataFrame,
     *,
@@ -171,9 +173,22 @@ def force_permutation_test(
         active=active,
         pre_months=pre_months,
     )
-    ids, treated, blocks = _assignment(
-        officers if officers is not None else officer_months, officer, arm, block
-    )
+    assigned = officers if officers is not None else officer_months
+    assigned = assigned[[c for c in (officer, arm, block) if c in assigned.columns]]
+    return _force_permutations(data, assigned, officer, arm, block, n_permutations, seed)
+
+
+@memoized  # the window's panel, not all officer-months: later months leave the test alone
+def _force_permutations(
+    data: pd.DataFrame,
+    assigned: pd.DataFrame,
+    officer: str,
+    arm: str,
+    block: str,
+    n_permutations: int,
+    seed: int,
+) -> tuple[float, float, np.ndarray]:
+    ids, treated, blocks = _assignment(assigned, officer, arm, block)
     data = data[data["cluster"].astype(str).isin(ids)]
     month_index, month_names = pd.factorize(data["month"], sort=True)
     position = ids.get_indexer(data["cluster"].astype(str))

@@ -26,6 +26,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from analysis.memo import memoized
+
 DEFAULT_THRESHOLD = 0.667
 DEFAULT_BOOTSTRAP = 200
 RELIABILITY_COLUMNS = [
@@ -44,13 +46,17 @@ RELIABILITY_COLUMNS = [
 
 
 def load_codings(warehouse: Path, department_id: str | None = None) -> pd.DataFrame:
-    """Every coding of every video (`intermediate.int_encounter_codings`), read-only."""
+    """Every coding of every video (`intermediate.int_encounter_codings`), read-only, in a
+    fixed order (by all columns: the bootstrap resamples rows, so the same codings must give the
+    same intervals however the table was built)."""
     connection = duckdb.connect(str(warehouse), read_only=True)
     try:
         query = "select * from intermediate.int_encounter_codings"
         if department_id is None:
-            return connection.execute(query).df()
-        return connection.execute(query + " where department_id = ?", [department_id]).df()
+            return connection.execute(query + " order by all").df()
+        return connection.execute(
+            query + " where department_id = ? order by all", [department_id]
+        ).df()
     finally:
         connection.close()
 
@@ -105,6 +111,7 @@ def cohen_kappa(pairs: np.ndarray, weights: str | None = None) -> float:
     return 1.0 - float((disagreement * table).sum()) / denominator
 
 
+@memoized
 def item_reliability(
     codings: pd.DataFrame,
     items: dict[str, str],

@@ -32,40 +32,51 @@ def measure_step(work: Path, home: Path, name: str, argv: list[str], check: bool
     return json.loads(out.read_text())
 
 
-def write_one_day_drops(scale: float, seed: int, out: Path) -> None:
-    """The department's history up to the day before its last day of calls (drop-001), that
-    last day (drop-002: the night's new calls, force reports and codings) and the rest."""
+NIGHTS = ("last", "middle")  # the day after the history: its last day of calls, or mid-trial
+
+
+def write_one_day_drops(scale: float, seed: int, out: Path, night: str = "last") -> None:
+    """The department's history up to the day before one night (drop-001), that night's new
+    calls, force reports and codings (drop-002) and the rest (drop-003). The night is the last
+    day of calls (past the trial's comparison window) or the middle one (inside it, the harder
+    case: the estimates' data change)."""
     from middlestep.synth import load_scenario, simulate_department
     from middlestep.synth.drops import availability_days, write_drops
 
     sim = simulate_department(load_scenario(None), seed=seed, scale=scale)
-    last_day = dt.date(1970, 1, 1) + dt.timedelta(days=int(availability_days(sim)["calls"].max()))
-    write_drops(sim, out, 3, seed=seed, cuts=[last_day - dt.timedelta(days=1), last_day])
+    call_days = availability_days(sim)["calls"]
+    day = call_days.max() if night == "last" else (call_days.min() + call_days.max()) // 2
+    night_day = dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
+    write_drops(sim, out, 3, seed=seed, cuts=[night_day - dt.timedelta(days=1), night_day])
 
 
 def bench_nightly(scale: float, seed: int, work: Path, export: Path) -> dict:
-    """A nightly `run` with one day of new data beside a full rebuild (`run` of the whole export
-    on a fresh warehouse): the nightly run should cost a few percent of the full one."""
+    """A nightly `run` with one day of new data (on each of `NIGHTS`) beside a full rebuild
+    (`run` of the whole export on a fresh warehouse): a night should cost a few percent of it."""
     label = f"[scale {scale:g}]"
-    print(f"{label} nightly drops ...", file=sys.stderr, flush=True)
-    drops = work / "drops"
-    write_one_day_drops(scale, seed, drops)
     run = ["run", "--department", "synthetic", "--drop"]
     print(f"{label} run: full rebuild ...", file=sys.stderr, flush=True)
     full = measure_step(work, work / "home-full", "run-full", [*run, str(export)], check=False)
-    print(f"{label} run: history (drop 1) ...", file=sys.stderr, flush=True)
-    home = work / "home-nightly"
-    measure_step(work, home, "run-history", [*run, str(drops / "drop-001")], check=False)
-    print(f"{label} run: one night (drop 2) ...", file=sys.stderr, flush=True)
-    nightly = measure_step(work, home, "run-nightly", [*run, str(drops / "drop-002")], check=False)
-    figures = {"run_full_rebuild": full, "run_nightly_one_day": nightly}
-    for name, run_home in (("run_full_rebuild", work / "home-full"), ("run_nightly_one_day", home)):
+    figures = {"run_full_rebuild": full}
+    homes = {"run_full_rebuild": work / "home-full"}
+    for night in NIGHTS:
+        print(f"{label} nightly drops ({night} day) ...", file=sys.stderr, flush=True)
+        drops, home = work / f"drops-{night}", work / f"home-{night}"
+        write_one_day_drops(scale, seed, drops, night)
+        print(f"{label} run: history before the {night} day ...", file=sys.stderr, flush=True)
+        measure_step(work, home, f"history-{night}", [*run, str(drops / "drop-001")], check=False)
+        print(f"{label} run: one night ({night} day) ...", file=sys.stderr, flush=True)
+        name = f"run_nightly_{night}_day"
+        figures[name] = measure_step(work, home, name, [*run, str(drops / "drop-002")], check=False)
+        homes[name] = home
+        shutil.rmtree(drops)
+    for name, run_home in homes.items():
         # the run's own split into ingest, build, gate and report, from its run log entry
         entries = [json.loads(line) for line in (run_home / "runs.jsonl").read_text().splitlines()]
         last_run = [entry for entry in entries if entry.get("step") == "run"][-1]
         for step, seconds in last_run.get("step_seconds", {}).items():
             if step != "lock":
-                figures[f"  {name.split('_', 1)[1]}: {step}"] = {"seconds": seconds}
+                figures[f"  {name.removeprefix('run_')}: {step}"] = {"seconds": seconds}
     return figures
 
 
@@ -113,15 +124,17 @@ def main() -> int:
     for scale in (float(s) for s in args.scales.split(",")):
         with tempfile.TemporaryDirectory(prefix=f"middlestep-bench-{scale:g}-") as work:
             results[scale] = bench_department(scale, args.seed, Path(work))
-    print(f"\n{'scale':>6} {'step':<20} {'seconds':>9} {'peak MiB':>9}")
+    print(f"\n{'scale':>6} {'step':<28} {'seconds':>9} {'peak MiB':>9}")
     for scale, figures in results.items():
         for step, figure in figures.items():
             peak = f"{figure['peak_mib']:>9.0f}" if "peak_mib" in figure else f"{'':>9}"
-            print(f"{scale:>6g} {step:<20} {figure['seconds']:>9.2f} {peak}")
+            print(f"{scale:>6g} {step:<28} {figure['seconds']:>9.2f} {peak}")
         ratio = figures["build"]["seconds"] / figures["plain_duckdb_build"]["seconds"]
-        print(f"{scale:>6g} {'build / plain DuckDB':<20} {ratio:>9.2f}x")
-        nightly = figures["run_nightly_one_day"]["seconds"] / figures["run_full_rebuild"]["seconds"]
-        print(f"{scale:>6g} {'nightly / full run':<20} {100 * nightly:>8.1f}%")
+        print(f"{scale:>6g} {'build / plain DuckDB':<28} {ratio:>9.2f}x")
+        for night in NIGHTS:
+            nightly = figures[f"run_nightly_{night}_day"]["seconds"]
+            share = 100 * nightly / figures["run_full_rebuild"]["seconds"]
+            print(f"{scale:>6g} {f'night ({night} day) / full':<28} {share:>8.1f}%")
     if not args.skip_staggered:
         bench_staggered(args.staggered_permutations)
     return 0

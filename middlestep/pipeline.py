@@ -265,17 +265,37 @@ def analyze(
     `include_unreliable`. Beside the ITT estimates: Fisher randomization p-values, power and the
     MDE for force, adjusted p-values and the summary index, complier (2SLS) effects, mediation
     and subgroup effects (analysis/open_box.py; `settings` sizes the simulations). Without
-    `settings`, the power simulations are memoized under the home (`Home.analysis_cache`).
+    `settings`, estimates are memoized under the home (`Home.analysis_cache`, analysis/memo.py):
+    a nightly run refits only those whose data changed.
     """
+    from analysis.memo import memo_directory, prune
+    from analysis.open_box import Settings
+
+    settings = settings or Settings(cache_dir=home.analysis_cache)
+    with memo_directory(settings.cache_dir):
+        analysis = _analyze(
+            home, department, allow_ungated, include_unreliable, reliability_threshold, settings
+        )
+    prune(settings.cache_dir)
+    return analysis
+
+
+def _analyze(
+    home: Home,
+    department: str | None,
+    allow_ungated: bool,
+    include_unreliable: bool,
+    reliability_threshold: float,
+    settings: Any,
+) -> Analysis:
     from analysis.balance import balance_table
     from analysis.communication import itt_effects
     from analysis.force import force_effect
     from analysis.marts import load_marts
-    from analysis.open_box import Settings, add_fisher_p_values, open_box
+    from analysis.open_box import add_fisher_p_values, open_box
     from analysis.reliability import item_reliability, load_codings, unreliable_items
     from middlestep.contract import SSO_ITEMS
 
-    settings = settings or Settings(cache_dir=home.analysis_cache)
     build_id, gate, is_gated = gated_build(home, allow_ungated)
     department_id = department or _only_department(home)
     analysis = Analysis(department_id, is_gated, build_id)
@@ -474,6 +494,7 @@ def report(
     include_unreliable: bool = False,
     permutations: int | None = None,
 ):
+    from analysis.memo import memo_directory
     from middlestep.report import ReportContext, write_report
 
     settings = None
@@ -507,7 +528,8 @@ def report(
         rollout=analysis.rollout,
         rollout_effects=tuple(analysis.rollout_effects),
     )
-    paths = write_report(home.report_dir, context)
+    with memo_directory(home.analysis_cache):  # the plots, redrawn only when they change
+        paths = write_report(home.report_dir, context)
     _log_run(home, "report", build_id=analysis.build_id, path=str(paths.html))
     return paths
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.memo import memoized
 from analysis.results import Effect
 from middlestep.gate import jsonable
 from middlestep.report_rollout import rollout_sections
@@ -324,6 +325,7 @@ def truth_for(truth: Mapping[str, Any] | None, outcome: str) -> dict[str, float]
     return {}
 
 
+@memoized  # a plot takes a second to draw
 def forest_plot_png(
     effects: Sequence[Effect],
     *,

@@ -8,6 +8,7 @@ import dataclasses
 import importlib
 import math
 import sys
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -79,10 +80,12 @@ def test_dataclass_fields_floats_and_int_float_are_keyed_exactly(counted):
     assert call_key(function, math.nan) == call_key(function, math.nan)
 
 
-def test_an_argument_without_a_stable_key_is_refused(counted):
-    function, _ = counted
+def test_an_argument_without_a_stable_key_is_refused_and_the_call_computed(tmp_path, counted):
+    function, counter = counted
     with pytest.raises(TypeError, match="cannot key"):
         call_key(function, object())
+    assert cached_call(tmp_path, function, Fraction(3, 2)) == 3  # a Fraction has no key
+    assert counter.calls == 1 and not list(tmp_path.iterdir())
 
 
 def test_a_change_of_the_defining_modules_source_misses(tmp_path, monkeypatch):
@@ -155,17 +158,89 @@ def test_memoized_power_equals_the_computed_power_exactly(tmp_path):
     assert len(list(tmp_path.iterdir())) == 2
 
 
-def test_open_box_with_a_memo_directory_gives_the_same_power_as_without(tmp_path):
+def _open_box_dict(trial, cache_dir):
+    """open_box's results (without its timings) on a simulated trial's marts."""
     from analysis.open_box import Settings, open_box
+
+    items = {"personal_conversation": "binary", "repeated_commands": "count", "empathy": "rating"}
+    fast = dict(n_permutations=20, n_bootstrap=10, power_simulations=20)
+    box = open_box(trial, [], items, settings=Settings(**fast, cache_dir=cache_dir))
+    result = box.to_dict()
+    result.pop("timings_s")
+    return result
+
+
+def _entries(directory) -> dict[str, int]:
+    """Memo entry -> its inode: a hit leaves the file, a computation replaces it."""
+    return {path.name: path.stat().st_ino for path in directory.iterdir()}
+
+
+@pytest.fixture(scope="module")
+def trial():
     from analysis.simulate import TrialScenario, simulate_trial
 
-    trial = simulate_trial(TrialScenario(n_officers=200), seed=5)
-    fast = dict(n_permutations=20, n_bootstrap=10, power_simulations=20)
-    plain = open_box(trial, [], {}, settings=Settings(**fast))
-    for _ in range(2):  # the first run fills the memo, the second reads it
-        memoized = open_box(trial, [], {}, settings=Settings(**fast, cache_dir=tmp_path))
-        assert memoized.power.to_dict() == plain.power.to_dict()
-        pd.testing.assert_frame_equal(
-            memoized.power_simulated, plain.power_simulated, check_exact=True
-        )
-        assert len(list(tmp_path.iterdir())) == 2
+    return simulate_trial(TrialScenario(n_officers=200), seed=5)
+
+
+def test_open_box_read_from_the_memo_equals_open_box_computed(tmp_path, trial):
+    computed = _open_box_dict(trial, None)
+    assert _open_box_dict(trial, tmp_path) == computed  # fills the memo
+    filled = _entries(tmp_path)
+    assert len(filled) >= 8  # power, complier, mediation, heterogeneity, summary index ...
+    assert _open_box_dict(trial, tmp_path) == computed  # reads it
+    assert _entries(tmp_path) == filled  # every entry read, none recomputed
+
+
+def test_only_estimates_whose_data_changed_are_refitted(tmp_path, trial):
+    _open_box_dict(trial, tmp_path)
+    filled = _entries(tmp_path)
+
+    # a force report in the last month, after the comparison window: nothing is refitted
+    months = trial.officer_months.copy()
+    last = months["month_start"] == months["month_start"].max()
+    months.loc[last.idxmax(), "force_reports"] += 1
+    later = dataclasses.replace(trial, officer_months=months)
+    assert _open_box_dict(later, tmp_path) == _open_box_dict(trial, None)
+    assert _entries(tmp_path) == filled
+
+    # a force report inside the window: the force estimates are refitted, not the encounters'
+    months = trial.officer_months.copy()
+    months.loc[months.index[0], "force_reports"] += 1
+    _open_box_dict(dataclasses.replace(trial, officer_months=months), tmp_path)
+    after_force = _entries(tmp_path)
+    assert set(filled) < set(after_force)
+
+    # a new coding of one encounter: the encounter estimates are refitted, the power is not
+    encounters = trial.encounters.copy()
+    encounters.loc[encounters.index[0], "empathy"] = 5 - encounters["empathy"].iloc[0]
+    _open_box_dict(dataclasses.replace(trial, encounters=encounters), tmp_path)
+    new = set(_entries(tmp_path)) - set(after_force)
+    assert new and len(new) < len(filled)
+
+
+def test_frames_are_keyed_by_content_columns_and_dtypes(counted):
+    function, _ = counted
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", None], "c": pd.to_datetime(["2024-01-01"] * 2)})
+    key = call_key(function, frame)
+    assert call_key(function, frame.copy()) == key
+    assert call_key(function, frame.assign(a=[1, 3])) != key
+    assert call_key(function, frame.assign(a=[1.0, 2.0])) != key  # same values, another dtype
+    assert call_key(function, frame[["b", "a", "c"]]) != key
+    assert call_key(function, frame.set_axis([5, 6])) != key  # the index is content too
+    assert call_key(function, frame["a"]) != call_key(function, frame["a"].rename("z"))
+
+
+def test_prune_removes_only_entries_unused_for_a_month(tmp_path, counted):
+    import os
+    import time
+
+    function, counter = counted
+    cached_call(tmp_path, function, 1.5)
+    cached_call(tmp_path, function, 2.5)
+    old = time.time() - 40 * 86400
+    for path in tmp_path.iterdir():
+        os.utime(path, (old, old))
+    cached_call(tmp_path, function, 1.5)  # a hit: the entry is used again
+    assert memo.prune(tmp_path) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [entry_path(tmp_path, function, 1.5).name]
+    assert counter.calls == 2
