@@ -124,18 +124,13 @@ def _rate_ratio_effect(
         notes.append("a cell of arm x period has no events: the rate ratio is not estimable")
         return _effect(data, outcome, nan, nan, nan, nan, extras, notes)
 
-    design = _design(data)
-    offset = np.log(data["exposure"].to_numpy())
     groups = cluster_codes(data["cluster"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = sm.GLM(data["y"], design, family=sm.families.Poisson(), offset=offset).fit(
-            cov_type="cluster", cov_kwds={"groups": groups}
-        )
-    log_ratio, log_se = float(fit.params[ARM_POST]), float(fit.bse[ARM_POST])
+    params, std_errors = poisson_cluster_fit(data, groups)
+    log_ratio, log_se = float(params[ARM_POST]), float(std_errors[ARM_POST])
     extras.update({"log_rate_ratio": log_ratio, "std_error_log": log_se})
     if negative_binomial:
-        extras.update(_negative_binomial_check(data, design, offset, groups, fit.params))
+        offset = np.log(data["exposure"].to_numpy())
+        extras.update(_negative_binomial_check(data, _design(data), offset, groups, params))
     notes.append(
         "Poisson QMLE, log(exposure) offset; negative binomial (NB2) check in nb_* extras"
         if negative_binomial
@@ -246,6 +241,44 @@ def _panel(
     n_zero = int(without_exposure.sum())
     events_zero = int(data.loc[without_exposure, "y"].sum())
     return data[~without_exposure].reset_index(drop=True), n_zero, events_zero
+
+
+def poisson_cluster_fit(data: pd.DataFrame, groups: np.ndarray) -> tuple[pd.Series, pd.Series]:
+    """(coefficients, standard errors) of the Poisson QMLE of `y` on `_design` with a
+    log(`exposure`) offset, the SEs clustered by `groups`: what statsmodels' GLM gives with
+    `cov_type="cluster"` (its G/(G-1) (N-1)/(N-K) correction included), computed from the arm x
+    month cells.
+
+    Every regressor is constant within a cell, so the likelihood is that of the cells' totals:
+    statsmodels fits a few dozen cell rows instead of every officer-month. The sandwich's meat
+    needs each officer's score, which is the sum over the cells of the cell's regressors times
+    the officer's residual in it; its bread is the cells' information matrix.
+    """
+    by_cell = data.groupby(["treated_arm", "post", "month"], sort=True)
+    cells = by_cell[["y", "exposure"]].sum().reset_index()
+    cell_of_row = by_cell.ngroup().to_numpy()
+    design = _design(cells)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sm.GLM(
+            cells["y"],
+            design,
+            family=sm.families.Poisson(),
+            offset=np.log(cells["exposure"].to_numpy()),
+        ).fit()
+    x = design.to_numpy(float)
+    mu = np.asarray(fit.mu, float)
+    rate = mu / cells["exposure"].to_numpy(float)
+    residual = data["y"].to_numpy(float) - data["exposure"].to_numpy(float) * rate[cell_of_row]
+    n_groups = int(groups.max()) + 1
+    by_group = np.zeros((n_groups, len(cells)))
+    np.add.at(by_group, (groups, cell_of_row), residual)
+    scores = by_group @ x  # one row per cluster
+    bread = np.linalg.inv(x.T @ (x * mu[:, None]))
+    n_obs, n_params = len(data), x.shape[1]
+    correction = n_groups / (n_groups - 1.0) * (n_obs - 1.0) / (n_obs - n_params)
+    covariance = correction * bread @ (scores.T @ scores) @ bread
+    return fit.params, pd.Series(np.sqrt(np.diag(covariance)), index=design.columns)
 
 
 def month_labels(month_start: pd.Series) -> pd.Series:
