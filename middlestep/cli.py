@@ -56,8 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--full",
         action="store_true",
-        help="validate every month of the monthly marts, not only those changed since the "
-        "last passed gate",
+        help="validate every mart and month, not only those changed since the last passed gate",
     )
     _add_wait(check)
 

@@ -8,17 +8,20 @@ add:
 * ``severity: warning``: a failure is recorded but does not fail the gate;
 * ``frame: <name>``: validate a frame derived from the mart (``DERIVED_FRAMES``), for example the
   share of treated officers per trial;
-* ``only_if: <name>``: evaluate only when the warehouse meets a condition (``CONDITIONS``), for
-  example "SSO codings were delivered".
+* ``only_if: <name>``: evaluate only when the warehouse meets a condition (``CONDITIONS``, on
+  the raw tables' row counts), for example "SSO codings were delivered".
 
 ``run_gate`` reads the marts and ``raw._batches`` / ``raw._rejects`` through a read-only
 connection, runs one Great Expectations checkpoint (ephemeral context, a pandas data source, one
 validation definition per mart or derived frame), checks that every batch adds up
 (``rows_read = rows_loaded + rows_rejected``) and that no table lost more than a set share of its
-rows, and says which analyses the data supports. ``record_gate`` stores the result in
-``meta.gate_results``; ``latest_gate`` reads it back.
+rows, and says which analyses the data supports. A mart unchanged since the last passed gate
+keeps that gate's verdicts, and a changed monthly mart is validated in its changed months
+(``middlestep/gate_months.py``). ``record_gate`` stores the result in ``meta.gate_results``;
+``latest_gate`` reads it back.
 
-Great Expectations is imported inside the functions that need it: it takes seconds to import.
+Great Expectations is imported inside the functions that need it: it takes seconds to import,
+and a night that changed no mart does not need it.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
@@ -39,11 +42,16 @@ import pandas as pd
 import yaml
 
 from middlestep.gate_months import (
-    MONTHLY_MARTS,
+    MARTS_DDL,
     MONTHS_DDL,
+    WHOLE_TABLE,
+    Baseline,
+    MartState,
     MonthScope,
     checks_version,
-    month_scope,
+    fingerprint_mart,
+    last_passed,
+    record_mart,
     record_months,
 )
 
@@ -58,6 +66,9 @@ MARTS: tuple[str, ...] = (
     "fct_calls",
     "rpt_sso_reliability",
 )
+
+# The marts `_analyses_supported` reads whole (fct_calls is read only in its changed months).
+ANALYSED_MARTS: tuple[str, ...] = tuple(mart for mart in MARTS if mart != "fct_calls")
 
 DEFAULT_MAX_REJECT_SHARE = 0.05
 
@@ -246,21 +257,27 @@ DERIVED_FRAMES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
 class _WarehouseFacts:
     """What the gate read from the warehouse (the connection is closed by then)."""
 
-    marts: dict[str, pd.DataFrame | None]
+    marts: dict[str, pd.DataFrame | None]  # the rows to validate (monthly: the changed months)
+    analysed: dict[str, pd.DataFrame | None]  # ANALYSED_MARTS, whole
     batches: pd.DataFrame | None
     rejects_by_batch: pd.DataFrame | None
     rejects_summary: pd.DataFrame
     raw_rows: dict[str, int]  # raw table -> rows in the warehouse (missing table: absent)
     raw_rows_by_batch: pd.DataFrame  # table_name, batch_id, n_rows of the raw tables
     build_id: str | None
+    conditions: dict[str, bool] = field(default_factory=dict)  # CONDITIONS -> met
+    mart_states: dict[str, MartState] = field(default_factory=dict)  # the marts present
     month_scopes: dict[str, MonthScope] = field(default_factory=dict)  # monthly marts read
+    baseline: Baseline | None = None  # the last passed gate, unless the gate runs in full
 
 
-def _sso_delivered(facts: _WarehouseFacts) -> bool:
-    return facts.raw_rows.get("sso_codings", 0) > 0
+def _sso_delivered(raw_rows: Mapping[str, int]) -> bool:
+    return raw_rows.get("sso_codings", 0) > 0
 
 
-CONDITIONS: dict[str, Callable[[_WarehouseFacts], bool]] = {
+# Conditions read only the raw tables' row counts: their outcomes are known before the marts are
+# read, and are part of a mart's checks version (gate_months).
+CONDITIONS: dict[str, Callable[[Mapping[str, int]], bool]] = {
     "sso_delivered": _sso_delivered,
 }
 
@@ -287,6 +304,7 @@ class CheckResult:
     why: str = ""
     skipped: str | None = None  # why it was not evaluated
     scope: str | None = None  # the rows checked, when not all of them (gate_months)
+    carried_from: str | None = None  # the build whose passed gate's verdict this is (unchanged)
 
     @property
     def is_failure(self) -> bool:
@@ -348,6 +366,7 @@ class CheckResult:
                 "unexpected_sample": list(self.unexpected_sample),
                 "why": self.why,
                 "scope": self.scope,
+                "carried_from_build": self.carried_from,
                 "text": self.describe(),
             }
         )
@@ -389,6 +408,12 @@ class GateResult:
     rejects: tuple[Mapping[str, Any], ...] = ()  # department_id, table, file, reason, rows
     max_reject_share: float = DEFAULT_MAX_REJECT_SHARE
     month_scopes: tuple[MonthScope, ...] = ()  # the months of the monthly marts validated
+    mart_states: tuple[MartState, ...] = ()  # each mart's fingerprint; whether it was carried
+
+    @property
+    def n_carried(self) -> int:
+        """Checks whose verdict was carried over from a passed gate (their mart is unchanged)."""
+        return sum(1 for check in self.checks if check.carried_from is not None)
 
     @property
     def n_expectations(self) -> int:
@@ -430,13 +455,14 @@ class GateResult:
 
     def summary(self) -> str:
         status = "PASSED" if self.passed else "FAILED"
+        carried = f" ({self.n_carried} carried over)" if self.n_carried else ""
         lines = [
             f"quality gate {status} for build {self.build_id or '(unknown)'} "
             f"at {self.checked_at:%Y-%m-%d %H:%M:%S} UTC: "
-            f"{self.n_expectations} checks, {self.n_failed} failed, "
+            f"{self.n_expectations} checks{carried}, {self.n_failed} failed, "
             f"{len(self.warning_checks)} warnings",
         ]
-        lines += [f"  {scope.mart}: {scope.describe()}" for scope in self.month_scopes]
+        lines += [f"  {mart}: {text}" for mart, text in self.validated().items()]
         if self.n_failed:
             lines += ["failures:"] + [f"  {line}" for line in self.failures().splitlines()]
         if self.warning_checks:
@@ -448,6 +474,16 @@ class GateResult:
             ]
         return "\n".join(lines)
 
+    def validated(self) -> dict[str, str]:
+        """mart -> what of it this gate validated, or from which passed gate its verdicts come."""
+        months = {scope.mart: scope.describe() for scope in self.month_scopes}
+        return {
+            state.mart: months[state.mart]
+            if state.mart in months and state.carried_from is None
+            else state.describe()
+            for state in self.mart_states
+        }
+
     def text(self) -> str:
         return self.summary()
 
@@ -456,6 +492,7 @@ class GateResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The dict form the report and `meta.gate_results.result_json` use."""
+        texts = self.validated()
         return jsonable(
             {
                 "passed": self.passed,
@@ -468,6 +505,15 @@ class GateResult:
                 "failures": [check.describe() for check in self.failed_checks],
                 "warnings": [check.describe() for check in self.warning_checks],
                 "analyses": [support.to_dict() for support in self.analyses],
+                "n_carried": self.n_carried,
+                "marts": [
+                    {
+                        "mart": state.mart,
+                        "carried_from_build": state.carried_from,
+                        "text": texts[state.mart],
+                    }
+                    for state in self.mart_states
+                ],
                 "months_validated": [scope.to_dict() for scope in self.month_scopes],
                 "rejects": [dict(row) for row in self.rejects],
                 "checks": [check.to_dict() for check in self.checks],
@@ -493,22 +539,18 @@ def run_gate(
     `build_id` defaults to the latest build in `meta.builds` (None if there is none).
     `max_reject_share`: the gate fails if a table's rejected rows exceed this share of the
     rows read (per department and raw table); below it, rejects are a warning.
-    The monthly marts (middlestep/gate_months.py) are validated in the months changed since
-    the last passed gate, or in full if `full`.
+    A mart unchanged since the last passed gate keeps that gate's verdicts, and a monthly mart
+    is validated in the months changed since (middlestep/gate_months.py); `full` validates all.
     """
     warehouse = Path(warehouse)
     if not warehouse.exists():
         raise FileNotFoundError(f"no warehouse at {warehouse}")
     specs = load_expectations(expectations_dir)
-    versions = {
-        mart: checks_version(expectations_dir / f"{mart}.yaml")
-        for mart in MONTHLY_MARTS
-        if mart in specs
-    }
-    facts = _read_warehouse(warehouse, tuple(specs), build_id, versions, incremental=not full)
+    facts = _read_warehouse(warehouse, specs, expectations_dir, build_id, incremental=not full)
     checked_at = datetime.now(UTC)
 
-    checks = _run_expectations(specs, facts)
+    carried = _carried_verdicts(specs, facts)
+    checks = _run_expectations(specs, facts, carried)
     checks += _batch_checks(facts, max_reject_share)
     analyses = _analyses_supported(facts)
     rejects = tuple(
@@ -530,14 +572,18 @@ def run_gate(
         rejects=rejects,
         max_reject_share=max_reject_share,
         month_scopes=tuple(facts.month_scopes.values()),
+        mart_states=tuple(
+            replace(state, carried_from=facts.baseline.build_id) if mart in carried else state
+            for mart, state in facts.mart_states.items()
+        ),
     )
 
 
 def _read_warehouse(
     warehouse: Path,
-    marts: Iterable[str],
+    specs: Mapping[str, tuple[ExpectationSpec, ...]],
+    expectations_dir: Path,
     build_id: str | None,
-    checks_versions: Mapping[str, str],
     *,
     incremental: bool,
 ) -> _WarehouseFacts:
@@ -548,20 +594,6 @@ def _read_warehouse(
             for schema, name in con.execute(
                 "select table_schema, table_name from information_schema.tables"
             ).fetchall()
-        }
-        scopes = {
-            mart: month_scope(con, mart, version, incremental=incremental)
-            for mart, version in checks_versions.items()
-            if ("marts", mart) in existing
-        }
-        rows_of = {mart: scope.where() for mart, scope in scopes.items()}
-        frames = {
-            mart: con.execute(
-                f'select * from marts."{mart}" where {rows_of.get(mart, "true")}'
-            ).df()
-            if ("marts", mart) in existing
-            else None
-            for mart in marts
         }
         batches = (
             con.execute(
@@ -621,24 +653,108 @@ def _read_warehouse(
                 "select build_id from meta.builds order by built_at desc nulls last limit 1"
             ).fetchone()
             build_id = latest[0] if latest else None
+
+        conditions = {name: condition(raw_rows) for name, condition in CONDITIONS.items()}
+        baseline = last_passed(con) if incremental else None
+        states: dict[str, MartState] = {}
+        scopes: dict[str, MonthScope] = {}
+        for mart, mart_specs in specs.items():
+            if ("marts", mart) not in existing:
+                continue
+            met = {spec.only_if: conditions[spec.only_if] for spec in mart_specs if spec.only_if}
+            version = checks_version(expectations_dir / f"{mart}.yaml", met)
+            states[mart], scope = fingerprint_mart(con, mart, version, baseline)
+            if scope is not None:
+                scopes[mart] = scope
+
+        def read(mart: str, where: str = "true") -> pd.DataFrame | None:
+            if ("marts", mart) not in existing:
+                return None
+            return con.execute(f'select * from marts."{mart}" where {where}').df()
+
+        def rows_to_validate(mart: str) -> pd.DataFrame | None:
+            scope = scopes.get(mart)
+            if scope is not None and not scope.is_full:
+                return read(mart, scope.where())
+            return analysed[mart] if mart in analysed else read(mart)
+
+        analysed = {mart: read(mart) for mart in ANALYSED_MARTS}
+        frames = {mart: rows_to_validate(mart) for mart in specs}
     finally:
         con.close()
     return _WarehouseFacts(
         marts=frames,
+        analysed=analysed,
         batches=batches,
         rejects_by_batch=rejects_by_batch,
         rejects_summary=rejects_summary,
         raw_rows=raw_rows,
         raw_rows_by_batch=raw_rows_by_batch,
         build_id=build_id,
+        conditions=conditions,
+        mart_states=states,
         month_scopes=scopes,
+        baseline=baseline,
     )
 
 
-def _run_expectations(
+def _carried_verdicts(
     specs: Mapping[str, tuple[ExpectationSpec, ...]], facts: _WarehouseFacts
+) -> dict[str, list[CheckResult]]:
+    """mart -> the verdicts the last passed gate recorded for the expectations it runs, for each
+    mart unchanged since (the same fingerprint and checks version) whose verdicts are all there."""
+    baseline = facts.baseline
+    if baseline is None:
+        return {}
+    recorded = {_check_key(check): check for check in baseline.checks if not check.get("skipped")}
+    carried: dict[str, list[CheckResult]] = {}
+    for mart, mart_specs in specs.items():
+        state = facts.mart_states.get(mart)
+        if state is None or baseline.marts.get(mart) != (state.fingerprint, state.checks_version):
+            continue
+        keys = [
+            _check_key(
+                {
+                    "mart": spec.target,
+                    "expectation": spec.expectation,
+                    "severity": spec.severity,
+                    "kwargs": spec.kwargs,
+                }
+            )
+            for spec in mart_specs
+            if _runs(spec, facts)
+        ]
+        if all(key in recorded for key in keys):
+            carried[mart] = [_carried_check(recorded[key], baseline.build_id) for key in keys]
+    return carried
+
+
+def _check_key(check: Mapping[str, Any]) -> str:
+    """The expectation a check (as `CheckResult.to_dict` records it) is the verdict of."""
+    names = ("mart", "expectation", "severity", "kwargs")
+    return json.dumps(jsonable({name: check.get(name) for name in names}), sort_keys=True)
+
+
+def _carried_check(recorded: Mapping[str, Any], build_id: str | None) -> CheckResult:
+    """A recorded check (`CheckResult.to_dict`) as the verdict of an unchanged mart."""
+    names = {item.name for item in fields(CheckResult)}
+    values = {name: value for name, value in recorded.items() if name in names}
+    values["unexpected_sample"] = tuple(values.get("unexpected_sample") or ())
+    values["scope"] = f"unchanged since the passed gate of build {build_id}"
+    return CheckResult(**values, carried_from=build_id)
+
+
+def _runs(spec: ExpectationSpec, facts: _WarehouseFacts) -> bool:
+    return spec.only_if is None or facts.conditions[spec.only_if]
+
+
+def _run_expectations(
+    specs: Mapping[str, tuple[ExpectationSpec, ...]],
+    facts: _WarehouseFacts,
+    carried: Mapping[str, list[CheckResult]],
 ) -> list[CheckResult]:
-    """Run all expectations through one Great Expectations checkpoint."""
+    """Run the expectations of the marts not `carried` through one Great Expectations
+    checkpoint (none if every mart is carried: Great Expectations is not even imported)."""
     checks: list[CheckResult] = []
     runnable: dict[str, list[tuple[int, ExpectationSpec]]] = {}
     frames: dict[str, pd.DataFrame] = {}
@@ -656,9 +772,21 @@ def _run_expectations(
                 )
             )
             continue
+        checks += [
+            _skipped(spec, f"condition {spec.only_if} not met")
+            for spec in mart_specs
+            if not _runs(spec, facts)
+        ]
+        if mart in carried:
+            checks += carried[mart]
+            continue
+        scope = facts.month_scopes.get(mart)
+        in_months = scope is not None and not scope.is_full
         for spec in mart_specs:
-            if spec.only_if and not CONDITIONS[spec.only_if](facts):
-                checks.append(_skipped(spec, f"condition {spec.only_if} not met"))
+            if not _runs(spec, facts):
+                continue
+            if in_months and spec.expectation in WHOLE_TABLE:
+                checks.append(_whole_table_check(spec, scope.n_rows))
                 continue
             if spec.target not in frames:
                 frames[spec.target] = (
@@ -668,12 +796,32 @@ def _run_expectations(
             ordered.append(spec)
     if ordered:
         results = _run_checkpoint(runnable, frames)
-        checks += [results[index] for index in range(len(ordered))]
-    for position, check in enumerate(checks):
-        scope = facts.month_scopes.get(check.mart)
-        if scope is not None and not scope.is_full:
-            checks[position] = replace(check, scope=f"{len(scope.validated)} changed months")
+        for index in range(len(ordered)):
+            check = results[index]
+            scope = facts.month_scopes.get(check.mart)
+            if scope is not None and not scope.is_full:
+                check = replace(check, scope=f"{len(scope.validated)} changed months")
+            checks.append(check)
     return _sort_checks(checks, specs)
+
+
+def _whole_table_check(spec: ExpectationSpec, n_rows: int) -> CheckResult:
+    """A table-level expectation (gate_months.WHOLE_TABLE: the row count) of a mart validated in
+    some months only, on the whole mart."""
+    unsupported = set(spec.kwargs) - {"min_value", "max_value"}
+    if unsupported:
+        raise ValueError(f"{spec.mart}: {spec.expectation} on the whole mart: {unsupported}")
+    low, high = spec.kwargs.get("min_value"), spec.kwargs.get("max_value")
+    return CheckResult(
+        mart=spec.target,
+        expectation=spec.expectation,
+        success=(low is None or n_rows >= low) and (high is None or n_rows <= high),
+        kwargs=spec.kwargs,
+        severity=spec.severity,
+        observed=n_rows,
+        why=spec.why,
+        scope="whole mart",
+    )
 
 
 def _sort_checks(
@@ -1049,16 +1197,16 @@ def _support(department_id: str, analysis: str, reason: str | None) -> AnalysisS
 
 def _analyses_supported(facts: _WarehouseFacts) -> tuple[AnalysisSupport, ...]:
     departments: set[str] = set()
-    for frame in facts.marts.values():
+    for frame in facts.analysed.values():
         if frame is not None and "department_id" in frame.columns:
             departments.update(frame["department_id"].dropna().astype(str))
     supports: list[AnalysisSupport] = []
     for department_id in sorted(departments):
-        officers = _rows_of(facts.marts.get("dim_officers"), department_id)
-        months = _rows_of(facts.marts.get("fct_officer_months"), department_id)
-        encounters = _rows_of(facts.marts.get("fct_encounters"), department_id)
-        force = _rows_of(facts.marts.get("fct_force_reports"), department_id)
-        reliability = _rows_of(facts.marts.get("rpt_sso_reliability"), department_id)
+        officers = _rows_of(facts.analysed.get("dim_officers"), department_id)
+        months = _rows_of(facts.analysed.get("fct_officer_months"), department_id)
+        encounters = _rows_of(facts.analysed.get("fct_encounters"), department_id)
+        force = _rows_of(facts.analysed.get("fct_force_reports"), department_id)
+        reliability = _rows_of(facts.analysed.get("rpt_sso_reliability"), department_id)
 
         def column(frame: pd.DataFrame, name: str) -> pd.Series:
             return frame[name] if name in frame.columns else pd.Series(dtype=object)
@@ -1163,12 +1311,13 @@ def _analyses_supported(facts: _WarehouseFacts) -> tuple[AnalysisSupport, ...]:
 
 
 def ensure_meta_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create schema `meta` with `meta.builds`, `meta.gate_results` and `meta.gate_months` if
-    they are missing."""
+    """Create schema `meta` with `meta.builds`, `meta.gate_results`, `meta.gate_months` and
+    `meta.gate_marts` if they are missing."""
     con.execute("create schema if not exists meta")
     con.execute(META_BUILDS_DDL)
     con.execute(META_GATE_RESULTS_DDL)
     con.execute(MONTHS_DDL)
+    con.execute(MARTS_DDL)
 
 
 def record_gate(warehouse: Path, result: GateResult) -> None:
@@ -1191,6 +1340,8 @@ def record_gate(warehouse: Path, result: GateResult) -> None:
         )
         for scope in result.month_scopes:
             record_months(con, checked_at, result.build_id, scope)
+        for state in result.mart_states:
+            record_mart(con, checked_at, result.build_id, state)
     finally:
         con.close()
 
