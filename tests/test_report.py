@@ -266,3 +266,13 @@ def test_code_version_reads_the_commit_without_running_git(tmp_path):
 
     assert code_version(tmp_path) == commit
     assert code_version(tmp_path / "elsewhere").startswith("middlestep ")
+
+
+def test_the_gate_line_says_how_many_checks_were_kept_on_unchanged_data(tmp_path):
+    carried = write_report(tmp_path, context(gate={**PASSED_GATE, "n_carried": 62}))
+    for text in (carried.html.read_text(), carried.markdown.read_text()):
+        assert "(62 kept from the last passed gate: their data did not change)" in text
+    assert (
+        "kept from the last passed gate"
+        not in write_report(tmp_path / "all", context()).markdown.read_text()
+    )
