@@ -36,6 +36,10 @@ from analysis.memo import memoized
 from analysis.results import Effect
 
 ARM_POST = "treated_arm:post"
+# Newton with exact derivatives converges in a handful of steps when the NB2 fit converges at
+# all; a fit that has not by then (a month with almost no events, as on a night mid-month) is
+# reported as not converged rather than iterated for another ten seconds
+NB_MAX_ITERATIONS = 30
 
 
 def force_effect(
@@ -316,7 +320,7 @@ def _negative_binomial_check(
             fit = model.fit(
                 start_params=start,
                 method="newton",
-                maxiter=100,
+                maxiter=NB_MAX_ITERATIONS,
                 disp=False,
                 cov_type="cluster",
                 cov_kwds={"groups": groups},
