@@ -37,8 +37,7 @@ from analysis.results import Effect
 
 ARM_POST = "treated_arm:post"
 # Newton with exact derivatives converges in a handful of steps when the NB2 fit converges at
-# all; a fit that has not by then (a month with almost no events, as on a night mid-month) is
-# reported as not converged rather than iterated for another ten seconds
+# all; a fit that has not by then is reported as not converged rather than iterated on
 NB_MAX_ITERATIONS = 30
 
 
@@ -133,8 +132,7 @@ def _rate_ratio_effect(
     log_ratio, log_se = float(params[ARM_POST]), float(std_errors[ARM_POST])
     extras.update({"log_rate_ratio": log_ratio, "std_error_log": log_se})
     if negative_binomial:
-        offset = np.log(data["exposure"].to_numpy())
-        extras.update(_negative_binomial_check(data, _design(data), offset, groups, params))
+        extras.update(_negative_binomial_check(data, groups, params))
     notes.append(
         "Poisson QMLE, log(exposure) offset; negative binomial (NB2) check in nb_* extras"
         if negative_binomial
@@ -306,14 +304,18 @@ def _design(data: pd.DataFrame) -> pd.DataFrame:
 
 
 def _negative_binomial_check(
-    data: pd.DataFrame,
-    design: pd.DataFrame,
-    offset: np.ndarray,
-    groups: np.ndarray,
-    poisson_params: pd.Series,
+    data: pd.DataFrame, groups: np.ndarray, poisson_params: pd.Series
 ) -> dict[str, float]:
+    # A month without a single event (the night's month, its force reports not filed yet) has
+    # no finite fixed effect, so NB2 has no optimum; such a month says nothing about the other
+    # coefficients, and is left out of the check.
+    with_events = data.groupby("month")["y"].transform("sum").to_numpy() > 0
+    months_left_out = int(data["month"].nunique() - data.loc[with_events, "month"].nunique())
+    data, groups = data[with_events], groups[with_events]
+    design = _design(data)
+    offset = np.log(data["exposure"].to_numpy())
     model = _NegativeBinomial2(data["y"], design, offset=offset, loglike_method="nb2")
-    start = np.append(poisson_params.to_numpy(), 1.0)
+    start = np.append(poisson_params.reindex(design.columns).fillna(0.0).to_numpy(), 1.0)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -334,6 +336,7 @@ def _negative_binomial_check(
             "nb_p_value": wald_p_value(log_ratio, log_se),
             "nb_alpha": float(fit.params["alpha"]),
             "nb_converged": bool(fit.mle_retvals.get("converged", False)),
+            "nb_months_without_events": months_left_out,
         }
     except (np.linalg.LinAlgError, ValueError) as error:
         return {"nb_rate_ratio": math.nan, "nb_error": str(error)}

@@ -181,3 +181,17 @@ def test_the_cell_fit_equals_statsmodels_glm_on_every_officer_month(large_trial,
     pd.testing.assert_index_equal(params.index, full.params.index)
     np.testing.assert_allclose(params, full.params, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(std_errors, full.bse, rtol=1e-6)
+
+
+def test_a_month_without_events_is_left_out_of_the_nb_check_which_converges(large_trial):
+    """The night's month holds a day of calls and no force report yet: its fixed effect has no
+    finite value, which used to keep the NB2 check from converging."""
+    months = large_trial.officer_months.copy()
+    month = pd.to_datetime(months["month_start"])
+    post = force_effect(months).extras["window_post_end"]
+    last = month == pd.Timestamp(post)
+    months.loc[last, "force_reports"] = 0
+    effect = force_effect(months)
+    assert effect.extras["nb_converged"]
+    assert effect.extras["nb_months_without_events"] == 1
+    assert effect.extras["nb_rate_ratio"] == pytest.approx(effect.estimate, rel=0.1)
