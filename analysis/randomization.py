@@ -174,6 +174,7 @@ def force_permutation_test(
         pre_months=pre_months,
     )
     assigned = officers if officers is not None else officer_months
+    # only what `_assignment` reads: the memo key must not change with other columns
     assigned = assigned[[c for c in (officer, arm, block) if c in assigned.columns]]
     return _force_permutations(data, assigned, officer, arm, block, n_permutations, seed)
 
