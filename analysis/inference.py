@@ -40,3 +40,11 @@ def cluster_codes(cluster: pd.Series) -> np.ndarray:
     """Integer codes of the clusters, as statsmodels' cluster-robust covariance wants them."""
     codes, _ = pd.factorize(cluster, sort=True)
     return codes
+
+
+def bootstrap_counts(rng: np.random.Generator, n_units: int, n_draws: int) -> np.ndarray:
+    """(draws, units): how often each draw of `n_units` with replacement takes each unit. The
+    draws are those of resampling with `rng.integers(0, n_units, n_units)` draw after draw."""
+    return np.stack(
+        [np.bincount(rng.integers(0, n_units, n_units), minlength=n_units) for _ in range(n_draws)]
+    ).astype(float)

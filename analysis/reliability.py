@@ -26,6 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from analysis.inference import bootstrap_counts
 from analysis.memo import memoized
 
 DEFAULT_THRESHOLD = 0.667
@@ -66,49 +67,68 @@ def coding_pairs(
 ) -> np.ndarray:
     """(videos, 2) array of the first and second coding of `item` on double-coded videos."""
     values = codings[[video, rank, item]].dropna()
-    values = values[values[rank].isin([1, 2])]
-    wide = values.pivot_table(index=video, columns=rank, values=item, aggfunc="first").dropna()
-    if wide.shape[1] < 2:
-        return np.empty((0, 2))
-    return wide[[1, 2]].to_numpy(float)
+    first, second = (
+        values[values[rank] == r].drop_duplicates(video).set_index(video)[item] for r in (1, 2)
+    )
+    both = pd.concat([first, second], axis=1, join="inner").sort_index()
+    return both.to_numpy(float).reshape(-1, 2)
 
 
 def krippendorff_alpha(pairs: np.ndarray, metric: str) -> float:
     """Alpha of two codings per unit (no missing values): 'nominal' or 'interval'."""
     if len(pairs) < 2:
         return float("nan")
-    values = pairs.ravel()
-    n = len(values)
-    if metric == "nominal":
-        observed = float(np.mean(pairs[:, 0] != pairs[:, 1]))
-        _, counts = np.unique(values, return_counts=True)
-        expected = (n**2 - float((counts**2).sum())) / (n * (n - 1))
-    else:
-        observed = float(np.mean((pairs[:, 0] - pairs[:, 1]) ** 2))
-        expected = 2.0 * float(((values - values.mean()) ** 2).sum()) / (n - 1)
-    return 1.0 - observed / expected if expected > 0 else float("nan")
+    levels, tables = _agreement_tables(pairs, np.ones((1, len(pairs))))
+    return float(_alpha(tables, levels, metric, len(pairs))[0])
 
 
 def cohen_kappa(pairs: np.ndarray, weights: str | None = None) -> float:
     """Cohen's kappa of the two columns; `weights="quadratic"` for ordered codes."""
     if len(pairs) < 2:
         return float("nan")
-    levels = np.unique(pairs)
-    index = np.searchsorted(levels, pairs)
+    levels, tables = _agreement_tables(pairs, np.ones((1, len(pairs))))
+    return float(_kappa(tables, levels, weights)[0])
+
+
+def _agreement_tables(pairs: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The codes and, per row of `counts` (how often each video is taken: 1s for the sample,
+    a bootstrap draw's multiplicities), the first x second coding table as proportions. Both
+    statistics are functions of this table, so one matrix product gives those of every draw."""
+    levels, index = np.unique(pairs, return_inverse=True)
+    index = index.reshape(pairs.shape)
     k = len(levels)
-    table = np.zeros((k, k))
-    np.add.at(table, (index[:, 0], index[:, 1]), 1.0)
-    table /= table.sum()
-    expected = np.outer(table.sum(axis=1), table.sum(axis=0))
-    if weights == "quadratic":
-        grid = levels[:, None] - levels[None, :]
-        disagreement = grid**2
+    cells = np.zeros((len(pairs), k * k))
+    cells[np.arange(len(pairs)), index[:, 0] * k + index[:, 1]] = 1.0
+    tables = (counts @ cells).reshape(-1, k, k)
+    return levels, tables / tables.sum(axis=(1, 2), keepdims=True)
+
+
+def _alpha(tables: np.ndarray, levels: np.ndarray, metric: str, n_units: int) -> np.ndarray:
+    """Krippendorff's alpha of each table: D_o within videos, D_e between all 2n codings."""
+    n = 2 * n_units
+    shares = (tables.sum(axis=2) + tables.sum(axis=1)) / 2  # of each code among all codings
+    if metric == "nominal":
+        observed = 1.0 - np.trace(tables, axis1=1, axis2=2)
+        expected = (n**2 - ((n * shares) ** 2).sum(axis=1)) / (n * (n - 1))
     else:
-        disagreement = 1.0 - np.eye(k)
-    denominator = float((disagreement * expected).sum())
-    if denominator <= 0:
-        return float("nan")
-    return 1.0 - float((disagreement * table).sum()) / denominator
+        observed = (tables * (levels[:, None] - levels[None, :]) ** 2).sum(axis=(1, 2))
+        variance = shares @ levels**2 - (shares @ levels) ** 2  # of all codings, over n
+        expected = 2.0 * n * variance / (n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(expected > 0, 1.0 - observed / expected, np.nan)
+
+
+def _kappa(tables: np.ndarray, levels: np.ndarray, weights: str | None) -> np.ndarray:
+    """Cohen's kappa of each table, unweighted or with quadratic disagreement weights."""
+    if weights == "quadratic":
+        disagreement = (levels[:, None] - levels[None, :]) ** 2
+    else:
+        disagreement = 1.0 - np.eye(len(levels))
+    expected = tables.sum(axis=2)[:, :, None] * tables.sum(axis=1)[:, None, :]
+    denominator = (disagreement * expected).sum(axis=(1, 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = 1.0 - (disagreement * tables).sum(axis=(1, 2)) / denominator
+    return np.where(denominator > 0, kappa, np.nan)
 
 
 @memoized
@@ -134,9 +154,10 @@ def item_reliability(
         kappa = cohen_kappa(pairs, weights)
         draws = np.full((n_bootstrap, 2), np.nan)
         if len(pairs) >= 2:
-            for b in range(n_bootstrap):
-                sample = pairs[rng.integers(0, len(pairs), len(pairs))]
-                draws[b] = krippendorff_alpha(sample, metric), cohen_kappa(sample, weights)
+            counts = bootstrap_counts(rng, len(pairs), n_bootstrap)
+            levels, tables = _agreement_tables(pairs, counts)
+            draws[:, 0] = _alpha(tables, levels, metric, len(pairs))
+            draws[:, 1] = _kappa(tables, levels, weights)
         low, high = (
             np.nanpercentile(draws, [2.5, 97.5], axis=0)
             if np.isfinite(draws).any()

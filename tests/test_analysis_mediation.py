@@ -63,3 +63,24 @@ def test_no_mediated_force_effect_at_officer_level_where_none_was_planted():
     assert result.n_units > 200
     record = result.to_dict()
     assert {"acme", "ade", "rho_at_zero_acme", "assumption", "sensitivity"} <= set(record)
+
+
+def test_bootstrap_draws_equal_refits_on_resampled_officers():
+    # the draws come from per-officer cross products weighted by each draw's officer counts;
+    # refitting least squares on the resampled rows must give the same ACME, ADE and total
+    data = _linear_data(3, n=600)
+    result = linear_mediation(data, treatment="t", mediator="m", outcome="y", n_bootstrap=40)
+    rng = np.random.default_rng(0)
+    members = [np.flatnonzero(data["cluster"].to_numpy() == g) for g in range(150)]
+    draws = []
+    for _ in range(40):
+        rows = np.concatenate([members[g] for g in rng.integers(0, 150, 150)])
+        sample = data.iloc[rows]
+        design = np.column_stack([np.ones(len(sample)), sample["t"]])
+        beta2 = np.linalg.lstsq(design, sample["m"], rcond=None)[0][1]
+        outcome = np.linalg.lstsq(np.column_stack([design, sample["m"]]), sample["y"], rcond=None)
+        total = np.linalg.lstsq(design, sample["y"], rcond=None)[0][1]
+        draws.append((beta2 * outcome[0][2], outcome[0][1], total))
+    expected = np.percentile(draws, [2.5, 97.5], axis=0)
+    actual = np.array([result.acme_ci, result.ade_ci, result.total_ci]).T
+    assert actual == pytest.approx(expected, abs=1e-10)

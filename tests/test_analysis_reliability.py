@@ -62,3 +62,26 @@ def test_item_reliability_pairs_first_and_second_codings_and_flags_low_alpha():
         assert row["alpha_ci_low"] < row["krippendorff_alpha"] < row["alpha_ci_high"]
         assert row["kappa_ci_low"] < row["cohen_kappa"] < row["kappa_ci_high"]
     assert unreliable_items(table) == ["bad"]
+
+
+def test_bootstrap_intervals_equal_those_of_resampled_videos():
+    # the draws are computed from each draw's video counts; resampling rows must agree
+    rng = np.random.default_rng(2)
+    truth = rng.integers(1, 6, 150)
+    second = np.clip(truth + rng.integers(-1, 2, 150), 1, 5)
+    items = {"rated": "rating", "said": "binary"}
+    codings = _codings(truth, second, "rated").merge(
+        _codings(truth > 2, second > 2, "said"), on=["video_id", "coding_rank"]
+    )
+    table = item_reliability.__wrapped__(codings, items, n_bootstrap=50, seed=7)
+    draws = np.random.default_rng(7)
+    for item, kind in items.items():
+        pairs = coding_pairs(codings, item)
+        metric, weights = ("nominal", None) if kind == "binary" else ("interval", "quadratic")
+        samples = [pairs[draws.integers(0, len(pairs), len(pairs))] for _ in range(50)]
+        alphas = [krippendorff_alpha(sample, metric) for sample in samples]
+        kappas = [cohen_kappa(sample, weights) for sample in samples]
+        row = table.set_index("item").loc[item]
+        expected = np.percentile([alphas, kappas], [2.5, 97.5], axis=1)
+        actual = row[["alpha_ci_low", "kappa_ci_low", "alpha_ci_high", "kappa_ci_high"]]
+        assert actual.to_numpy(float) == pytest.approx(expected.ravel(), abs=1e-12)
