@@ -254,16 +254,24 @@ def _bootstrap_draws(
     moments = np.einsum("bg,gij->bij", counts, cross)
     n_with_t = base.shape[1] + 1  # the regressors of the mediator and total models: base, T
     m_column, y_column = n_with_t, n_with_t + 1
+    # a draw that loses a regressor (no treated officer drawn, a covariate constant in it) does
+    # not identify the effects; least squares gives the point fit's minimum-norm answer to a
+    # regressor constant in all rows
+    full_rank = np.linalg.matrix_rank(cross.sum(axis=0)[: m_column + 1, : m_column + 1])
     draws = np.full((n_bootstrap, 3), np.nan)
     for b, moment in enumerate(moments):
         with_t, with_m = moment[:n_with_t, :n_with_t], moment[: m_column + 1, : m_column + 1]
-        if np.linalg.cond(with_m) > 1e12:  # collinear regressors in this draw: not identified
+        if np.linalg.matrix_rank(with_m) < full_rank:
             continue
-        beta2 = np.linalg.solve(with_t, moment[:n_with_t, m_column])[-1]
-        total = np.linalg.solve(with_t, moment[:n_with_t, y_column])[-1]
-        *_, beta3, gamma = np.linalg.solve(with_m, moment[: m_column + 1, y_column])
+        beta2 = _solve(with_t, moment[:n_with_t, m_column])[-1]
+        total = _solve(with_t, moment[:n_with_t, y_column])[-1]
+        *_, beta3, gamma = _solve(with_m, moment[: m_column + 1, y_column])
         draws[b] = beta2 * gamma, beta3, total
     return draws
+
+
+def _solve(normal_matrix: np.ndarray, moments: np.ndarray) -> np.ndarray:
+    return np.linalg.lstsq(normal_matrix, moments, rcond=None)[0]
 
 
 def _acme_at_rho(point: dict[str, float], rho: np.ndarray) -> np.ndarray:

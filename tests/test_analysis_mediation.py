@@ -7,7 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.mediation import encounter_mediation, linear_mediation, officer_mediation
+from analysis.mediation import (
+    _bootstrap_draws,
+    encounter_mediation,
+    linear_mediation,
+    officer_mediation,
+)
 from benchmarks.planted import cached_department
 
 
@@ -67,20 +72,43 @@ def test_no_mediated_force_effect_at_officer_level_where_none_was_planted():
 
 def test_bootstrap_draws_equal_refits_on_resampled_officers():
     # the draws come from per-officer cross products weighted by each draw's officer counts;
-    # refitting least squares on the resampled rows must give the same ACME, ADE and total
-    data = _linear_data(3, n=600)
-    result = linear_mediation(data, treatment="t", mediator="m", outcome="y", n_bootstrap=40)
+    # refitting least squares on the resampled rows must give the same ACME, ADE and total,
+    # also with a control that is constant in every row (minimum-norm fits, as the point fit)
+    data = _linear_data(3, n=600).assign(never=0.0)
+    result = linear_mediation(
+        data, treatment="t", mediator="m", outcome="y", controls=["never"], n_bootstrap=40
+    )
     rng = np.random.default_rng(0)
     members = [np.flatnonzero(data["cluster"].to_numpy() == g) for g in range(150)]
     draws = []
     for _ in range(40):
         rows = np.concatenate([members[g] for g in rng.integers(0, 150, 150)])
         sample = data.iloc[rows]
-        design = np.column_stack([np.ones(len(sample)), sample["t"]])
-        beta2 = np.linalg.lstsq(design, sample["m"], rcond=None)[0][1]
+        design = np.column_stack([np.ones(len(sample)), sample["never"], sample["t"]])
+        beta2 = np.linalg.lstsq(design, sample["m"], rcond=None)[0][-1]
         outcome = np.linalg.lstsq(np.column_stack([design, sample["m"]]), sample["y"], rcond=None)
-        total = np.linalg.lstsq(design, sample["y"], rcond=None)[0][1]
-        draws.append((beta2 * outcome[0][2], outcome[0][1], total))
+        total = np.linalg.lstsq(design, sample["y"], rcond=None)[0][-1]
+        draws.append((beta2 * outcome[0][-1], outcome[0][-2], total))
     expected = np.percentile(draws, [2.5, 97.5], axis=0)
     actual = np.array([result.acme_ci, result.ade_ci, result.total_ci]).T
     assert actual == pytest.approx(expected, abs=1e-10)
+
+
+def test_a_draw_without_treated_officers_is_left_out_of_the_intervals():
+    data = _linear_data(4, n=40)  # 10 officers: some draws take no treated one
+    data["t"] = (data["cluster"] < 2).astype(float)
+    result = linear_mediation(data, treatment="t", mediator="m", outcome="y", n_bootstrap=200)
+    assert np.isfinite(result.acme_ci).all() and np.isfinite(result.ade_ci).all()
+    draws = _bootstrap_draws(
+        np.ones((40, 1)),
+        data["t"].to_numpy(),
+        data["m"].to_numpy(),
+        data["y"].to_numpy(),
+        data["cluster"].to_numpy(),
+        200,
+        0,
+    )
+    rng = np.random.default_rng(0)
+    no_treated = [not (rng.integers(0, 10, 10) < 2).any() for _ in range(200)]
+    assert any(no_treated)
+    assert np.isnan(draws[no_treated]).all() and np.isfinite(draws[~np.array(no_treated)]).all()
