@@ -11,7 +11,8 @@ structural equations of Imai, Keele & Yamamoto 2010, Statistical Science 25(1)):
 the average causal mediation effect ACME = beta2 x gamma (the effect of T on Y through M), the
 average direct effect ADE = beta3, the total effect beta1 = ACME + ADE. Intervals: percentile
 bootstrap resampling officers (the unit of randomization; every encounter of a drawn officer
-comes along), `n_bootstrap` draws, seeded.
+comes along), `n_bootstrap` draws, seeded; a draw that does not identify the effects (no treated
+officer drawn) is left out.
 
 Two levels:
 
