@@ -1,0 +1,111 @@
+"""Plan registrations in the warehouse (`meta.plan_registrations`) and the post-period outcome
+data a registration had seen (read from the marts of the last build)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import duckdb
+
+from middlestep.plan import AnalysisPlan, Registration
+
+PLAN_REGISTRATIONS_DDL = """
+create table if not exists meta.plan_registrations (
+    department_id text not null,
+    trial_id text not null,
+    plan_sha256 text not null,
+    plan_json text not null,
+    registered_at timestamptz not null,
+    post_period_outcomes_seen bigint not null
+)
+"""
+
+# Post-period outcome records of a trial: coded encounters after the immediate arm's training,
+# and force reports and complaints of the trial's officers in months from then on.
+_POST_PERIOD_OUTCOMES_SQL = """
+with trial_start as (
+    select min(cohort_on) as trial_start_on
+    from marts.dim_officers
+    where department_id = $department and trial_id = $trial and arm = 'treatment'
+),
+encounters as (
+    select count(*) as n
+    from marts.fct_encounters
+    where department_id = $department and trial_id = $trial and is_post
+),
+officer_months as (
+    select coalesce(sum(months.force_reports + months.complaints), 0) as n
+    from marts.fct_officer_months as months
+    cross join trial_start
+    where months.department_id = $department
+        and months.trial_id = $trial
+        and months.month_start >= date_trunc('month', trial_start.trial_start_on)
+)
+select encounters.n + officer_months.n from encounters cross join officer_months
+"""
+
+
+def ensure_plan_table(connection: duckdb.DuckDBPyConnection) -> None:
+    connection.execute("create schema if not exists meta")
+    connection.execute(PLAN_REGISTRATIONS_DDL)
+
+
+def post_period_outcomes_seen(
+    connection: duckdb.DuckDBPyConnection, department_id: str, trial_id: str
+) -> int:
+    """Post-period outcome records in the marts now (0 before the trial's post-period data)."""
+    row = connection.execute(
+        _POST_PERIOD_OUTCOMES_SQL, {"department": department_id, "trial": trial_id}
+    ).fetchone()
+    return int(row[0] or 0)
+
+
+def register_plan(
+    connection: duckdb.DuckDBPyConnection, plan: AnalysisPlan, *, now: dt.datetime | None = None
+) -> Registration:
+    """Record the plan's hash and content with the post-period outcome data seen now."""
+    ensure_plan_table(connection)
+    registration = Registration(
+        department_id=plan.department_id,
+        trial_id=plan.trial_id,
+        sha256=plan.sha256,
+        content=plan.content,
+        registered_at=(now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
+        post_period_outcomes_seen=post_period_outcomes_seen(
+            connection, plan.department_id, plan.trial_id
+        ),
+    )
+    connection.execute(
+        "insert into meta.plan_registrations values (?, ?, ?, ?, ?, ?)",
+        [
+            registration.department_id,
+            registration.trial_id,
+            registration.sha256,
+            json.dumps(registration.content, sort_keys=True),
+            registration.registered_at,
+            registration.post_period_outcomes_seen,
+        ],
+    )
+    return registration
+
+
+def registrations(connection: duckdb.DuckDBPyConnection, department_id: str) -> list[Registration]:
+    """Every registration of the department's plans, oldest first (none: an empty list)."""
+    exists = connection.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'meta' and table_name = 'plan_registrations'"
+    ).fetchone()[0]
+    if not exists:
+        return []
+    rows = connection.execute(
+        "select department_id, trial_id, plan_sha256, plan_json, "
+        "strftime(registered_at at time zone 'UTC', '%Y-%m-%dT%H:%M:%S+00:00'), "
+        "post_period_outcomes_seen from meta.plan_registrations "
+        "where department_id = ? order by registered_at",
+        [department_id],
+    ).fetchall()
+    return [
+        Registration(row[0], row[1], row[2], json.loads(row[3]), row[4], int(row[5]))
+        for row in rows
+    ]
