@@ -21,7 +21,8 @@ CONTRACT_CODES = {
 def latest_version(evaluator, *keys):
     """True for the latest version of a raw row per key: raw tables are append-only, so a
     corrected record arrives in a later batch (or further down the same file). Use as
-    ``QUALIFY @latest_version(key, ...)``."""
+    ``QUALIFY @latest_version(key, ...)``: QUALIFY filters after the window, so a further condition
+    there (say, the interval) picks among latest versions, not the other way round."""
     rank = exp.Window(
         this=exp.RowNumber(),
         partition_by=[key.copy() for key in keys],

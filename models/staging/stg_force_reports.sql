@@ -27,41 +27,6 @@ MODEL (
     )
 );
 
-WITH raw_force_reports AS (
-    SELECT
-        department_id,
-        report_id,
-        officer_id,
-        occurred_at,
-        call_id,
-        force_type,
-        force_category,
-        force_level,
-        subject_resistance,
-        is_subject_injured,
-        is_officer_injured,
-        subject_key,
-        _batch_id,
-        _source_line
-    FROM raw.force_reports
-), latest_versions AS (
-    SELECT
-        department_id,
-        report_id,
-        officer_id,
-        occurred_at,
-        call_id,
-        force_type,
-        force_category,
-        force_level,
-        subject_resistance,
-        is_subject_injured,
-        is_officer_injured,
-        subject_key,
-        _batch_id,
-        row_number() OVER (PARTITION BY department_id, report_id, officer_id ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
-    FROM raw_force_reports
-)
 SELECT
     department_id::TEXT AS department_id,
     report_id::TEXT AS report_id,
@@ -76,6 +41,6 @@ SELECT
     is_officer_injured::BOOLEAN AS is_officer_injured,
     subject_key::TEXT AS subject_key,
     _batch_id::INT AS batch_id
-FROM latest_versions
-WHERE
-    version_rank = 1
+FROM raw.force_reports
+QUALIFY
+    @latest_version(department_id, report_id, officer_id)

@@ -10,31 +10,6 @@ MODEL (
     )
 );
 
-WITH raw_sso_codings AS (
-    SELECT
-        department_id,
-        coding_id,
-        video_id,
-        coder_id,
-        coded_at,
-        codebook_version,
-        @sso_items(),
-        _batch_id,
-        _source_line
-    FROM raw.sso_codings
-), latest_versions AS (
-    SELECT
-        department_id,
-        coding_id,
-        video_id,
-        coder_id,
-        coded_at,
-        codebook_version,
-        @sso_items(),
-        _batch_id,
-        row_number() OVER (PARTITION BY department_id, coding_id ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
-    FROM raw_sso_codings
-)
 SELECT
     department_id::TEXT AS department_id,
     coding_id::TEXT AS coding_id,
@@ -44,6 +19,6 @@ SELECT
     codebook_version::TEXT AS codebook_version,
     @EACH(@sso_items(), item -> item::INT AS item),
     _batch_id::INT AS batch_id
-FROM latest_versions
-WHERE
-    version_rank = 1
+FROM raw.sso_codings
+QUALIFY
+    @latest_version(department_id, coding_id)

@@ -12,31 +12,6 @@ MODEL (
     )
 );
 
-WITH raw_trial_assignments AS (
-    SELECT
-        department_id,
-        trial_id,
-        officer_id,
-        block_id,
-        arm,
-        cohort_on,
-        assigned_on,
-        _batch_id,
-        _source_line
-    FROM raw.trial_assignments
-), latest_versions AS (
-    SELECT
-        department_id,
-        trial_id,
-        officer_id,
-        block_id,
-        arm,
-        cohort_on,
-        assigned_on,
-        _batch_id,
-        row_number() OVER (PARTITION BY department_id, trial_id, officer_id ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
-    FROM raw_trial_assignments
-)
 SELECT
     department_id::TEXT AS department_id,
     trial_id::TEXT AS trial_id,
@@ -46,6 +21,6 @@ SELECT
     cohort_on::DATE AS cohort_on,
     assigned_on::DATE AS assigned_on,
     _batch_id::INT AS batch_id
-FROM latest_versions
-WHERE
-    version_rank = 1
+FROM raw.trial_assignments
+QUALIFY
+    @latest_version(department_id, trial_id, officer_id)
