@@ -6,7 +6,7 @@ MODEL (
     audits (
         not_null(columns := (department_id, officer_id, trial_id, assigned_on)),
         unique_combination_of_columns(columns := (department_id, officer_id)),
-        accepted_values("column" := arm, is_in := ('treatment', 'control')),
+        accepted_values("column" := arm, is_in := @contract_codes(trial_assignments.arm)),
         assert_officer_exists(blocking := FALSE)
     )
 );

@@ -8,7 +8,7 @@ MODEL (
             columns := (department_id, video_id, officer_id, started_at, encounter_on, n_codings, is_double_coded)
         ),
         unique_combination_of_columns(columns := (department_id, video_id)),
-        accepted_values("column" := arm, is_in := ('treatment', 'control')),
+        accepted_values("column" := arm, is_in := @contract_codes(trial_assignments.arm)),
         accepted_values("column" := study_period, is_in := ('pre', 'post', 'late')),
         accepted_range("column" := n_codings, min_v := 1),
         forall(criteria := @sso_item_ranges()),

@@ -15,6 +15,6 @@ MODEL (
     unique_combination_of_columns(columns := (
       force_type
     )),
-    accepted_values("column" := force_level, is_in := (1, 2, 3))
+    accepted_values("column" := force_level, is_in := @contract_codes(force_reports.force_level))
   )
 )

@@ -9,7 +9,7 @@ MODEL (
     audits (
         not_null(columns := (department_id, call_id, officer_id, call_received_at)),
         unique_combination_of_columns(columns := (department_id, call_id, officer_id)),
-        accepted_values("column" := role, is_in := ('primary', 'backup'))
+        accepted_values("column" := role, is_in := @contract_codes(call_officers.role))
     )
 );
 

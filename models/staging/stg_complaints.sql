@@ -6,10 +6,7 @@ MODEL (
     audits (
         not_null(columns := (department_id, complaint_id, officer_id, occurred_at)),
         unique_combination_of_columns(columns := (department_id, complaint_id, officer_id, record_id)),
-        accepted_values(
-            "column" := finding,
-            is_in := ('sustained', 'not_sustained', 'unfounded', 'exonerated', 'pending', 'other')
-        )
+        accepted_values("column" := finding, is_in := @contract_codes(complaints.finding))
     )
 );
 

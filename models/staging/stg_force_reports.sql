@@ -6,24 +6,9 @@ MODEL (
     audits (
         not_null(columns := (department_id, report_id, officer_id, occurred_at)),
         unique_combination_of_columns(columns := (department_id, report_id, officer_id)),
-        accepted_values(
-            "column" := force_type,
-            is_in := (
-                'verbal_command',
-                'presence',
-                'hands_on',
-                'takedown',
-                'strike',
-                'chemical_agent',
-                'conducted_energy_device',
-                'impact_weapon',
-                'canine',
-                'firearm',
-                'other'
-            )
-        ),
-        accepted_values("column" := force_level, is_in := (1, 2, 3)),
-        accepted_values("column" := subject_resistance, is_in := ('none', 'passive', 'active', 'aggressive', 'deadly'))
+        accepted_values("column" := force_type, is_in := @contract_codes(force_reports.force_type)),
+        accepted_values("column" := force_level, is_in := @contract_codes(force_reports.force_level)),
+        accepted_values("column" := subject_resistance, is_in := @contract_codes(force_reports.subject_resistance))
     )
 );
 

@@ -7,8 +7,8 @@ MODEL (
         not_null(columns := (department_id, officer_id, appointed_on)),
         unique_combination_of_columns(columns := (department_id, officer_id)),
         accepted_range("column" := birth_year, min_v := 1900, max_v := 2015),
-        accepted_values("column" := sex, is_in := ('female', 'male', 'other', 'unknown')),
-        accepted_values("column" := race, is_in := ('asian', 'black', 'hispanic', 'white', 'other', 'unknown'))
+        accepted_values("column" := sex, is_in := @contract_codes(officers.sex)),
+        accepted_values("column" := race, is_in := @contract_codes(officers.race))
     )
 );
 
