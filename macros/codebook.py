@@ -9,26 +9,21 @@ is keyed on file times, not on this CSV: after editing the codebook in place, de
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from sqlglot import exp
 from sqlmesh import macro
 
+from middlestep.codebook import read_codebook
+
+# this project's codebook (a copy of the project reads its own)
 CODEBOOK_CSV = Path(__file__).resolve().parent.parent / "seeds" / "sso_codebook.csv"
-
-
-def _read_codebook(path: Path) -> tuple[tuple[str, str, int, int], ...]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return tuple(
-            (row["item"], row["item_kind"], int(row["min_value"]), int(row["max_value"]))
-            for row in csv.DictReader(handle)
-        )
-
 
 # (item, kind, min_value, max_value), in the codebook's order: plain values, because SQLMesh
 # stores the globals a macro uses in the Python environment of each model that calls it
-SSO_CODEBOOK = _read_codebook(CODEBOOK_CSV)
+SSO_CODEBOOK = tuple(
+    (item.name, item.kind, item.min_value, item.max_value) for item in read_codebook(CODEBOOK_CSV)
+)
 
 # the consensus of a video's codings: ratings average all codings; binary items and counts take
 # the primary coding's value (a mean of 0/1 codes or of counts is not a code)

@@ -1,5 +1,8 @@
 MODEL (
   name seeds.force_type_levels,
+  ignored_rules (
+    nomissingunittest
+  ),
   kind SEED (
     path '../../seeds/force_type_levels.csv'
   ),
