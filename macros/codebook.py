@@ -3,8 +3,7 @@
 The models name no item: they select ``@sso_items()``, audit ``@sso_item_ranges()``, and build the
 consensus and the per-item rows from the codebook's kinds. The CSV is read when SQLMesh loads the
 project, so each model's Python environment holds the items it was built with, and a changed
-codebook changes the fingerprints of the models that use it. (SQLMesh's model cache in `.cache`
-is keyed on file times, not on this CSV: after editing the codebook in place, delete `.cache`.)
+codebook changes the fingerprints of the models that use it.
 """
 
 from __future__ import annotations
@@ -16,8 +15,23 @@ from sqlmesh import macro
 
 from middlestep.codebook import read_codebook
 
+PROJECT = Path(__file__).resolve().parent.parent
 # this project's codebook (a copy of the project reads its own)
-CODEBOOK_CSV = Path(__file__).resolve().parent.parent / "seeds" / "sso_codebook.csv"
+CODEBOOK_CSV = PROJECT / "seeds" / "sso_codebook.csv"
+
+
+def _drop_models_cached_before(changed_at: float, cache: Path) -> None:
+    """SQLMesh caches loaded models (``.cache/model_definition``) keyed on the times of the model,
+    macro and config files, not of this CSV: a model cached before the codebook changed would keep
+    its old items. Drop those entries; SQLMesh loads the models again (macros load first)."""
+    definitions = cache / "model_definition"
+    if definitions.is_dir():
+        for entry in definitions.iterdir():
+            if entry.stat().st_mtime < changed_at:
+                entry.unlink(missing_ok=True)
+
+
+_drop_models_cached_before(CODEBOOK_CSV.stat().st_mtime, PROJECT / ".cache")
 
 # (item, kind, min_value, max_value), in the codebook's order: plain values, because SQLMesh
 # stores the globals a macro uses in the Python environment of each model that calls it

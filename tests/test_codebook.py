@@ -3,7 +3,9 @@ SQL models read it, so an item added to the CSV reaches the marts and their audi
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import duckdb
@@ -78,13 +80,26 @@ def test_gate_checks_every_codebook_item_of_fct_encounters_against_its_range():
 # An item added to a copy of the project flows through the models
 
 
-def project_with_new_item(root: Path) -> Path:
-    """A copy of the SQLMesh project whose codebook (and raw contract) has one more item."""
+def copy_project(root: Path) -> Path:
     for name in ("models", "macros", "seeds", "audits"):
         shutil.copytree(PROJECT_ROOT / name, root / name)
     shutil.copy(PROJECT_ROOT / "sqlmesh.yaml", root / "sqlmesh.yaml")
-    with open(root / "seeds" / "sso_codebook.csv", "a", encoding="utf-8") as handle:
+    shutil.copy(PROJECT_ROOT / "external_models.yaml", root / "external_models.yaml")
+    return root
+
+
+def add_new_item_to_codebook(root: Path) -> None:
+    codebook = root / "seeds" / "sso_codebook.csv"
+    with open(codebook, "a", encoding="utf-8") as handle:
         handle.write(f"{NEW_ITEM},rating,officer,Officer asked questions (1-4),1,4,false\n")
+    later = time.time() + 5  # later than anything cached so far, at any clock resolution
+    os.utime(codebook, (later, later))
+
+
+def project_with_new_item(root: Path) -> Path:
+    """A copy of the SQLMesh project whose codebook (and raw contract) has one more item."""
+    copy_project(root)
+    add_new_item_to_codebook(root)
     tables = yaml.safe_load((PROJECT_ROOT / "external_models.yaml").read_text())
     (sso_codings,) = [table for table in tables if table["name"] == "raw.sso_codings"]
     sso_codings["columns"][NEW_ITEM] = "INTEGER"
@@ -125,6 +140,25 @@ def warehouse_with_codings(path: Path, new_item_values: tuple[int, int, int]) ->
                 [coding, video, coder, *values.values(), line],
             )
     return path
+
+
+def rendered_consensus(project: Path, monkeypatch) -> str:
+    from sqlmesh import Context
+
+    monkeypatch.setenv("MIDDLESTEP_WAREHOUSE", str(project / "warehouse.duckdb"))
+    context = Context(paths=str(project))
+    try:
+        return context.render("intermediate.int_encounter_consensus").sql()
+    finally:
+        context.close()
+
+
+def test_an_item_added_after_sqlmesh_cached_the_models_is_not_lost(tmp_path, monkeypatch):
+    project = copy_project(tmp_path)
+    assert NEW_ITEM not in rendered_consensus(project, monkeypatch)
+    assert any((project / ".cache" / "model_definition").iterdir())
+    add_new_item_to_codebook(project)
+    assert f'"consensus"."{NEW_ITEM}" AS "{NEW_ITEM}"' in rendered_consensus(project, monkeypatch)
 
 
 @pytest.fixture(scope="module")
