@@ -18,4 +18,3 @@ def test_every_raw_table_starts_with_department_and_ends_with_batch_columns():
         columns = list(tables[f"raw.{name}"])
         assert columns[0] == "department_id"
         assert columns[-2:] == ["_batch_id", "_source_line"]
-
