@@ -20,8 +20,8 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check middlestep analysis tests benchmarks
-	$(BIN)/ruff format --check middlestep analysis tests benchmarks
+	$(BIN)/ruff check middlestep analysis tests benchmarks macros
+	$(BIN)/ruff format --check middlestep analysis tests benchmarks macros
 	$(BIN)/sqlmesh --paths . format --check
 	$(BIN)/sqlmesh --paths . lint
 

@@ -40,14 +40,15 @@ from analysis.force import force_effect
 from analysis.simulate import TrialScenario, simulate_trial
 
 LOCAL_TIMEZONE = "America/New_York"  # the synthetic department's wall clock
-GENERATOR_ITEMS = {  # the planted items of the default scenario, and one null item per kind
-    "personal_conversation": "binary",
-    "repeated_commands": "binary",
-    "commands_issued": "count",
-    "empathy": "rating",
-    "explained_reason": "binary",
-    "listened": "rating",
-}
+# the planted items of the default scenario, and one null item per kind (kinds: the codebook)
+GENERATOR_ITEMS = (
+    "personal_conversation",
+    "repeated_commands",
+    "commands_issued",
+    "empathy",
+    "explained_reason",
+    "listened",
+)
 COVERAGE_COLUMNS = [
     "outcome",
     "kind",
@@ -94,13 +95,15 @@ def generator_available() -> bool:
 
 def generator_department(seed: int, scale: float = 1.0) -> Department:
     """A department from `middlestep.synth.generator.simulate_department` (default scenario)."""
+    from middlestep.contract import SSO_ITEMS
     from middlestep.synth.generator import simulate_department
 
     scenario = _default_scenario()
     simulated = simulate_department(scenario, seed=seed, scale=scale)
     encounters, officer_months = generator_frames(simulated)
     truth = _generator_truth(seed, scale)
-    return Department(encounters, officer_months, dict(GENERATOR_ITEMS), truth)
+    items = {item: SSO_ITEMS[item] for item in GENERATOR_ITEMS}
+    return Department(encounters, officer_months, items, truth)
 
 
 @functools.cache

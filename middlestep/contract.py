@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from middlestep.codebook import ITEMS as SSO_CODEBOOK
+from middlestep.codebook import Item, item_kinds
+
 # Field types: the DuckDB type each canonical field is stored as.
 TEXT, INTEGER, DOUBLE, BOOLEAN, DATE, TIMESTAMP = (
     "TEXT",
@@ -76,41 +79,15 @@ FORCE_TYPES = (
 RESISTANCE_LEVELS = ("none", "passive", "active", "aggressive", "deadly")
 FINDINGS = ("sustained", "not_sustained", "unfounded", "exonerated", "pending", "other")
 
-# The SSO codebook (also seeds/sso_codebook.csv): item -> kind. Binary items are 0/1,
-# counts are non-negative integers, ratings are 1..5.
-SSO_ITEMS: dict[str, str] = {
-    # officer behaviour
-    "personal_conversation": "binary",
-    "repeated_commands": "binary",
-    "commands_issued": "count",
-    "empathy": "rating",
-    "explained_reason": "binary",
-    "listened": "rating",
-    "respect": "rating",
-    "calm_tone": "rating",
-    "gave_choices": "binary",
-    "used_time_distance": "binary",
-    "threatened": "binary",
-    "used_profanity": "binary",
-    # civilian behaviour and condition
-    "civilian_resistance": "rating",
-    "civilian_demeanor": "rating",
-    "civilian_intoxicated": "binary",
-    "civilian_mental_illness": "binary",
-    "civilian_weapon": "binary",
-    # outcome
-    "arrest": "binary",
-    "force_used": "binary",
-    "injury": "binary",
-}
+# The SSO items, from the codebook seed (middlestep/codebook.py): item -> kind, in codebook order.
+SSO_ITEMS: dict[str, str] = item_kinds(SSO_CODEBOOK)
 
 
-def _sso_item_field(name: str, kind: str) -> Field:
-    if kind == "binary":
-        return Field(name, INTEGER, codes=(0, 1))
-    if kind == "count":
-        return Field(name, INTEGER, minimum=0, maximum=200)
-    return Field(name, INTEGER, minimum=1, maximum=5)
+def _sso_item_field(item: Item) -> Field:
+    # a binary item is a code (0 or 1); a count or a rating is a number within its range
+    if item.kind == "binary":
+        return Field(item.name, INTEGER, codes=tuple(range(item.min_value, item.max_value + 1)))
+    return Field(item.name, INTEGER, minimum=item.min_value, maximum=item.max_value)
 
 
 RAW_TABLES: dict[str, Table] = {
@@ -219,7 +196,7 @@ RAW_TABLES: dict[str, Table] = {
                 Field("coder_id", TEXT, required=True),
                 Field("coded_at", TIMESTAMP),
                 Field("codebook_version", TEXT),
-                *(_sso_item_field(name, kind) for name, kind in SSO_ITEMS.items()),
+                *(_sso_item_field(item) for item in SSO_CODEBOOK),
             ),
         ),
         Table(

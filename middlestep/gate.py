@@ -5,6 +5,8 @@ names a Great Expectations class (snake or Camel case), its ``kwargs`` and ``met
 add:
 
 * ``columns: [..]``: the same expectation once per column (the kwargs get ``column``);
+  ``columns: {codebook: KIND}`` and kwargs ``{codebook: ...}`` take the SSO items and their
+  ranges from the codebook (``middlestep/codebook.py``);
 * ``severity: warning``: a failure is recorded but does not fail the gate;
 * ``frame: <name>``: validate a frame derived from the mart (``DERIVED_FRAMES``), for example the
   share of treated officers per trial;
@@ -41,6 +43,7 @@ import duckdb
 import pandas as pd
 import yaml
 
+from middlestep.codebook import expand_columns
 from middlestep.gate_months import (
     MARTS_DDL,
     MONTHS_DDL,
@@ -186,8 +189,10 @@ def _expand_entry(mart: str, entry: Any, where: str) -> list[ExpectationSpec]:
     kwargs = dict(entry.get("kwargs") or {})
     meta = entry.get("meta") or {}
     why = " ".join(str(meta.get("why", "")).split())
-    columns = entry.get("columns")
-    kwarg_sets = [{"column": column, **kwargs} for column in columns] if columns else [kwargs]
+    try:
+        kwarg_sets = expand_columns(entry.get("columns"), kwargs)
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from error
     return [
         ExpectationSpec(
             mart=mart,

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import duckdb
 
+from middlestep.codebook import CODEBOOK_CSV
 from middlestep.fingerprint import fingerprints_by
 
 # mart -> its month column. fct_force_reports stays whole: its grain (report x officer) does not
@@ -147,6 +148,7 @@ def checks_version(expectations_file: Path, conditions: Mapping[str, bool] | Non
     Expectations, and the outcome of the ``only_if`` conditions its expectations name (they
     decide which expectations run). A change of any of them re-validates the whole mart."""
     digest = hashlib.sha256(Path(expectations_file).read_bytes())
+    digest.update(CODEBOOK_CSV.read_bytes())  # the expectations of the SSO items come from it
     for module in ("gate.py", "gate_months.py"):
         digest.update((Path(__file__).parent / module).read_bytes())
     digest.update(importlib.metadata.version("great_expectations").encode())

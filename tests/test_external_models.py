@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from middlestep.contract import RAW_TABLES, SSO_ITEMS
+from middlestep.contract import RAW_TABLES
 from middlestep.external_models import external_model_columns, render_external_models
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -18,11 +18,3 @@ def test_every_raw_table_starts_with_department_and_ends_with_batch_columns():
         columns = list(tables[f"raw.{name}"])
         assert columns[0] == "department_id"
         assert columns[-2:] == ["_batch_id", "_source_line"]
-
-
-def test_sso_codebook_seed_lists_the_contract_items_and_kinds():
-    import csv
-
-    with open(PROJECT_ROOT / "seeds" / "sso_codebook.csv", newline="", encoding="utf-8") as handle:
-        seed = {row["item"]: row["item_kind"] for row in csv.DictReader(handle)}
-    assert seed == SSO_ITEMS

@@ -18,4 +18,4 @@ def test_sqlmesh_unit_tests_pass(tmp_path, monkeypatch):
         context.close()
     failures = [str(test) for test, _ in result.failures + result.errors]
     assert result.wasSuccessful(), failures
-    assert result.testsRun >= 18
+    assert result.testsRun >= 30

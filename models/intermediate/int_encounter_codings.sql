@@ -19,26 +19,7 @@ WITH sso_codings AS (
         coder_id,
         coded_at,
         codebook_version,
-        personal_conversation,
-        repeated_commands,
-        commands_issued,
-        empathy,
-        explained_reason,
-        listened,
-        respect,
-        calm_tone,
-        gave_choices,
-        used_time_distance,
-        threatened,
-        used_profanity,
-        civilian_resistance,
-        civilian_demeanor,
-        civilian_intoxicated,
-        civilian_mental_illness,
-        civilian_weapon,
-        arrest,
-        force_used,
-        injury
+        @sso_items()
     FROM staging.stg_sso_codings
 ), ranked_codings AS (
     SELECT
@@ -50,26 +31,7 @@ WITH sso_codings AS (
         codebook_version,
         row_number() OVER (PARTITION BY department_id, video_id ORDER BY coded_at ASC, coding_id ASC) AS coding_rank,
         count(*) OVER (PARTITION BY department_id, video_id) AS n_codings,
-        personal_conversation,
-        repeated_commands,
-        commands_issued,
-        empathy,
-        explained_reason,
-        listened,
-        respect,
-        calm_tone,
-        gave_choices,
-        used_time_distance,
-        threatened,
-        used_profanity,
-        civilian_resistance,
-        civilian_demeanor,
-        civilian_intoxicated,
-        civilian_mental_illness,
-        civilian_weapon,
-        arrest,
-        force_used,
-        injury
+        @sso_items()
     FROM sso_codings
 )
 SELECT
@@ -82,24 +44,5 @@ SELECT
     ranked_codings.coding_rank,
     ranked_codings.n_codings,
     ranked_codings.coding_rank = 1 AS is_primary,
-    ranked_codings.personal_conversation,
-    ranked_codings.repeated_commands,
-    ranked_codings.commands_issued,
-    ranked_codings.empathy,
-    ranked_codings.explained_reason,
-    ranked_codings.listened,
-    ranked_codings.respect,
-    ranked_codings.calm_tone,
-    ranked_codings.gave_choices,
-    ranked_codings.used_time_distance,
-    ranked_codings.threatened,
-    ranked_codings.used_profanity,
-    ranked_codings.civilian_resistance,
-    ranked_codings.civilian_demeanor,
-    ranked_codings.civilian_intoxicated,
-    ranked_codings.civilian_mental_illness,
-    ranked_codings.civilian_weapon,
-    ranked_codings.arrest,
-    ranked_codings.force_used,
-    ranked_codings.injury
+    @sso_items(ranked_codings)
 FROM ranked_codings

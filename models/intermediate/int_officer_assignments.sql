@@ -6,7 +6,7 @@ MODEL (
     audits (
         not_null(columns := (department_id, officer_id, trial_id, assigned_on)),
         unique_combination_of_columns(columns := (department_id, officer_id)),
-        accepted_values("column" := arm, is_in := ('treatment', 'control')),
+        accepted_values("column" := arm, is_in := @contract_codes(trial_assignments.arm)),
         assert_officer_exists(blocking := FALSE)
     )
 );
@@ -37,17 +37,6 @@ WITH trial_assignments AS (
         started_on,
         ended_on
     FROM staging.stg_officer_units
-), ranked_assignments AS (
-    SELECT
-        department_id,
-        trial_id,
-        officer_id,
-        block_id,
-        arm,
-        cohort_on,
-        assigned_on,
-        row_number() OVER (PARTITION BY department_id, officer_id ORDER BY assigned_on ASC, trial_id ASC) AS assignment_rank
-    FROM trial_assignments
 ), first_assignments AS (
     SELECT
         department_id,
@@ -57,34 +46,26 @@ WITH trial_assignments AS (
         arm,
         cohort_on,
         assigned_on
-    FROM ranked_assignments
-    WHERE
-        assignment_rank = 1
-), ranked_units_at_assignment AS (
+    FROM trial_assignments
+    QUALIFY
+        row_number() OVER (PARTITION BY department_id, officer_id ORDER BY assigned_on ASC, trial_id ASC) = 1
+), units_at_assignment AS (
     SELECT
         first_assignments.department_id,
         first_assignments.officer_id,
         officer_units.unit_id,
-        officer_units.unit_type,
-        row_number() OVER (
-            PARTITION BY first_assignments.department_id, first_assignments.officer_id
-            ORDER BY officer_units.started_on DESC
-        ) AS unit_rank
+        officer_units.unit_type
     FROM first_assignments
     INNER JOIN officer_units
         ON officer_units.department_id = first_assignments.department_id
         AND officer_units.officer_id = first_assignments.officer_id
         AND officer_units.started_on <= first_assignments.assigned_on
         AND coalesce(officer_units.ended_on, first_assignments.assigned_on) >= first_assignments.assigned_on
-), units_at_assignment AS (
-    SELECT
-        department_id,
-        officer_id,
-        unit_id,
-        unit_type
-    FROM ranked_units_at_assignment
-    WHERE
-        unit_rank = 1
+    QUALIFY
+        row_number() OVER (
+            PARTITION BY first_assignments.department_id, first_assignments.officer_id
+            ORDER BY officer_units.started_on DESC
+        ) = 1
 )
 SELECT
     first_assignments.department_id,

@@ -33,9 +33,7 @@ WITH officers AS (
         departments.department_id,
         calendar_months.month_start,
         calendar_months.month_end,
-        (
-            year(calendar_months.month_start) - year(departments.study_start_on)
-        ) /* 1 = the window's first month (year * 12 + month arithmetic is portable) */ * 12 + month(calendar_months.month_start) - month(departments.study_start_on) + 1 AS period
+        @study_period(calendar_months.month_start, departments.study_start_on) AS period
     FROM departments
     INNER JOIN calendar_months
         ON calendar_months.month_end >= departments.study_start_on

@@ -6,9 +6,9 @@ MODEL (
     audits (
         not_null(columns := (department_id, officer_id, appointed_on, has_completed_training, training_hours)),
         unique_combination_of_columns(columns := (department_id, officer_id)),
-        accepted_values("column" := arm, is_in := ('treatment', 'control')),
-        accepted_values("column" := sex, is_in := ('female', 'male', 'other', 'unknown')),
-        accepted_values("column" := race, is_in := ('asian', 'black', 'hispanic', 'white', 'other', 'unknown')),
+        accepted_values("column" := arm, is_in := @contract_codes(trial_assignments.arm)),
+        accepted_values("column" := sex, is_in := @contract_codes(officers.sex)),
+        accepted_values("column" := race, is_in := @contract_codes(officers.race)),
         accepted_range("column" := training_hours, min_v := 0),
         accepted_range("column" := age_at_assignment, min_v := 16, max_v := 90, blocking := FALSE),
         assert_officer_exists

@@ -8,33 +8,10 @@ MODEL (
             columns := (department_id, video_id, officer_id, started_at, encounter_on, n_codings, is_double_coded)
         ),
         unique_combination_of_columns(columns := (department_id, video_id)),
-        accepted_values("column" := arm, is_in := ('treatment', 'control')),
+        accepted_values("column" := arm, is_in := @contract_codes(trial_assignments.arm)),
         accepted_values("column" := study_period, is_in := ('pre', 'post', 'late')),
         accepted_range("column" := n_codings, min_v := 1),
-        forall(
-            criteria := (
-                personal_conversation BETWEEN 0 AND 1,
-                repeated_commands BETWEEN 0 AND 1,
-                commands_issued BETWEEN 0 AND 200,
-                empathy BETWEEN 1 AND 5,
-                explained_reason BETWEEN 0 AND 1,
-                listened BETWEEN 1 AND 5,
-                respect BETWEEN 1 AND 5,
-                calm_tone BETWEEN 1 AND 5,
-                gave_choices BETWEEN 0 AND 1,
-                used_time_distance BETWEEN 0 AND 1,
-                threatened BETWEEN 0 AND 1,
-                used_profanity BETWEEN 0 AND 1,
-                civilian_resistance BETWEEN 1 AND 5,
-                civilian_demeanor BETWEEN 1 AND 5,
-                civilian_intoxicated BETWEEN 0 AND 1,
-                civilian_mental_illness BETWEEN 0 AND 1,
-                civilian_weapon BETWEEN 0 AND 1,
-                arrest BETWEEN 0 AND 1,
-                force_used BETWEEN 0 AND 1,
-                injury BETWEEN 0 AND 1
-            )
-        ),
+        forall(criteria := @sso_item_ranges()),
         assert_officer_exists(blocking := FALSE)
     )
 );
@@ -46,26 +23,7 @@ WITH consensus AS (
         n_codings,
         is_double_coded,
         primary_coder_id,
-        personal_conversation,
-        repeated_commands,
-        commands_issued,
-        empathy,
-        explained_reason,
-        listened,
-        respect,
-        calm_tone,
-        gave_choices,
-        used_time_distance,
-        threatened,
-        used_profanity,
-        civilian_resistance,
-        civilian_demeanor,
-        civilian_intoxicated,
-        civilian_mental_illness,
-        civilian_weapon,
-        arrest,
-        force_used,
-        injury
+        @sso_items()
     FROM intermediate.int_encounter_consensus
 ), videos AS (
     SELECT
@@ -142,26 +100,7 @@ SELECT
     consensus.n_codings,
     consensus.is_double_coded,
     consensus.primary_coder_id,
-    consensus.personal_conversation::INT AS personal_conversation,
-    consensus.repeated_commands::INT AS repeated_commands,
-    consensus.commands_issued::INT AS commands_issued,
-    consensus.empathy::DOUBLE AS empathy,
-    consensus.explained_reason::INT AS explained_reason,
-    consensus.listened::DOUBLE AS listened,
-    consensus.respect::DOUBLE AS respect,
-    consensus.calm_tone::DOUBLE AS calm_tone,
-    consensus.gave_choices::INT AS gave_choices,
-    consensus.used_time_distance::INT AS used_time_distance,
-    consensus.threatened::INT AS threatened,
-    consensus.used_profanity::INT AS used_profanity,
-    consensus.civilian_resistance::DOUBLE AS civilian_resistance,
-    consensus.civilian_demeanor::DOUBLE AS civilian_demeanor,
-    consensus.civilian_intoxicated::INT AS civilian_intoxicated,
-    consensus.civilian_mental_illness::INT AS civilian_mental_illness,
-    consensus.civilian_weapon::INT AS civilian_weapon,
-    consensus.arrest::INT AS arrest,
-    consensus.force_used::INT AS force_used,
-    consensus.injury::INT AS injury
+    @sso_consensus_values(consensus)
 FROM consensus
 INNER JOIN coded_videos
     ON coded_videos.department_id = consensus.department_id AND coded_videos.video_id = consensus.video_id

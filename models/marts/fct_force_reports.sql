@@ -6,25 +6,10 @@ MODEL (
     audits (
         not_null(columns := (department_id, report_id, officer_id, occurred_at, occurred_on, month_start)),
         unique_combination_of_columns(columns := (department_id, report_id, officer_id)),
-        accepted_values(
-            "column" := force_type,
-            is_in := (
-                'verbal_command',
-                'presence',
-                'hands_on',
-                'takedown',
-                'strike',
-                'chemical_agent',
-                'conducted_energy_device',
-                'impact_weapon',
-                'canine',
-                'firearm',
-                'other'
-            )
-        ),
-        accepted_values("column" := force_level, is_in := (1, 2, 3)),
-        accepted_values("column" := subject_resistance, is_in := ('none', 'passive', 'active', 'aggressive', 'deadly')),
-        accepted_values("column" := arm, is_in := ('treatment', 'control')),
+        accepted_values("column" := force_type, is_in := @contract_codes(force_reports.force_type)),
+        accepted_values("column" := force_level, is_in := @contract_codes(force_reports.force_level)),
+        accepted_values("column" := subject_resistance, is_in := @contract_codes(force_reports.subject_resistance)),
+        accepted_values("column" := arm, is_in := @contract_codes(trial_assignments.arm)),
         assert_officer_exists(blocking := FALSE)
     )
 );

@@ -23,7 +23,7 @@ MODEL (
             )
         ),
         unique_combination_of_columns(columns := (department_id, officer_id, month_start)),
-        accepted_values("column" := arm, is_in := ('treatment', 'control')),
+        accepted_values("column" := arm, is_in := @contract_codes(trial_assignments.arm)),
         accepted_range("column" := period, min_v := 1),
         forall(
             criteria := (
@@ -128,9 +128,7 @@ WITH officer_month_spine AS (
         officer_assignments.arm,
         officer_assignments.block_id,
         officer_assignments.cohort_month,
-        (
-            year(officer_assignments.cohort_month) - year(departments.study_start_on)
-        ) /* the period of the cohort month, on the same numbering as the spine (may lie outside 1..N) */ * 12 + month(officer_assignments.cohort_month) - month(departments.study_start_on) + 1 AS cohort_period
+        @study_period(officer_assignments.cohort_month, departments.study_start_on) AS cohort_period
     FROM officer_assignments
     INNER JOIN departments
         ON departments.department_id = officer_assignments.department_id

@@ -18,26 +18,7 @@ WITH encounter_codings AS (
         department_id,
         video_id,
         coding_rank,
-        personal_conversation,
-        repeated_commands,
-        commands_issued,
-        empathy,
-        explained_reason,
-        listened,
-        respect,
-        calm_tone,
-        gave_choices,
-        used_time_distance,
-        threatened,
-        used_profanity,
-        civilian_resistance,
-        civilian_demeanor,
-        civilian_intoxicated,
-        civilian_mental_illness,
-        civilian_weapon,
-        arrest,
-        force_used,
-        injury
+        @sso_items()
     FROM intermediate.int_encounter_codings
     WHERE
         n_codings >= 2 AND coding_rank <= 2
@@ -57,50 +38,7 @@ WITH encounter_codings AS (
         encounter_codings.coding_rank,
         codebook.item,
         codebook.item_kind,
-        (
-            CASE codebook.item
-                WHEN 'personal_conversation'
-                THEN encounter_codings.personal_conversation
-                WHEN 'repeated_commands'
-                THEN encounter_codings.repeated_commands
-                WHEN 'commands_issued'
-                THEN encounter_codings.commands_issued
-                WHEN 'empathy'
-                THEN encounter_codings.empathy
-                WHEN 'explained_reason'
-                THEN encounter_codings.explained_reason
-                WHEN 'listened'
-                THEN encounter_codings.listened
-                WHEN 'respect'
-                THEN encounter_codings.respect
-                WHEN 'calm_tone'
-                THEN encounter_codings.calm_tone
-                WHEN 'gave_choices'
-                THEN encounter_codings.gave_choices
-                WHEN 'used_time_distance'
-                THEN encounter_codings.used_time_distance
-                WHEN 'threatened'
-                THEN encounter_codings.threatened
-                WHEN 'used_profanity'
-                THEN encounter_codings.used_profanity
-                WHEN 'civilian_resistance'
-                THEN encounter_codings.civilian_resistance
-                WHEN 'civilian_demeanor'
-                THEN encounter_codings.civilian_demeanor
-                WHEN 'civilian_intoxicated'
-                THEN encounter_codings.civilian_intoxicated
-                WHEN 'civilian_mental_illness'
-                THEN encounter_codings.civilian_mental_illness
-                WHEN 'civilian_weapon'
-                THEN encounter_codings.civilian_weapon
-                WHEN 'arrest'
-                THEN encounter_codings.arrest
-                WHEN 'force_used'
-                THEN encounter_codings.force_used
-                WHEN 'injury'
-                THEN encounter_codings.injury
-            END
-        )::DOUBLE AS item_value
+        @sso_item_value(encounter_codings, codebook.item)::DOUBLE AS item_value
     FROM encounter_codings
     CROSS JOIN codebook
 ), paired_values AS (

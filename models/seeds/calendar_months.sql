@@ -1,5 +1,8 @@
 MODEL (
   name seeds.calendar_months,
+  ignored_rules (
+    nomissingunittest
+  ),
   kind SEED (
     path '../../seeds/calendar_months.csv'
   ),

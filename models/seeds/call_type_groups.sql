@@ -1,5 +1,8 @@
 MODEL (
   name seeds.call_type_groups,
+  ignored_rules (
+    nomissingunittest
+  ),
   kind SEED (
     path '../../seeds/call_type_groups.csv'
   ),

@@ -1,5 +1,8 @@
 MODEL (
   name seeds.force_type_levels,
+  ignored_rules (
+    nomissingunittest
+  ),
   kind SEED (
     path '../../seeds/force_type_levels.csv'
   ),
@@ -15,6 +18,6 @@ MODEL (
     unique_combination_of_columns(columns := (
       force_type
     )),
-    accepted_values("column" := force_level, is_in := (1, 2, 3))
+    accepted_values("column" := force_level, is_in := @contract_codes(force_reports.force_level))
   )
 )

@@ -1,5 +1,8 @@
 MODEL (
   name seeds.sso_codebook,
+  ignored_rules (
+    nomissingunittest
+  ),
   kind SEED (
     path '../../seeds/sso_codebook.csv'
   ),

@@ -10,33 +10,6 @@ MODEL (
     )
 );
 
-WITH raw_bwc_videos AS (
-    SELECT
-        department_id,
-        video_id,
-        officer_id,
-        call_id,
-        started_at,
-        duration_s,
-        is_sampled_for_coding,
-        sampling_stratum,
-        _batch_id,
-        _source_line
-    FROM raw.bwc_videos
-), latest_versions AS (
-    SELECT
-        department_id,
-        video_id,
-        officer_id,
-        call_id,
-        started_at,
-        duration_s,
-        is_sampled_for_coding,
-        sampling_stratum,
-        _batch_id,
-        row_number() OVER (PARTITION BY department_id, video_id ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
-    FROM raw_bwc_videos
-)
 SELECT
     department_id::TEXT AS department_id,
     video_id::TEXT AS video_id,
@@ -47,6 +20,6 @@ SELECT
     is_sampled_for_coding::BOOLEAN AS is_sampled_for_coding,
     sampling_stratum::TEXT AS sampling_stratum,
     _batch_id::INT AS batch_id
-FROM latest_versions
-WHERE
-    version_rank = 1
+FROM raw.bwc_videos
+QUALIFY
+    @latest_version(department_id, video_id)

@@ -9,7 +9,7 @@ MODEL (
     audits (
         not_null(columns := (department_id, call_id, officer_id, call_received_at)),
         unique_combination_of_columns(columns := (department_id, call_id, officer_id)),
-        accepted_values("column" := role, is_in := ('primary', 'backup'))
+        accepted_values("column" := role, is_in := @contract_codes(call_officers.role))
     )
 );
 
@@ -21,42 +21,18 @@ WITH calls AS (
     FROM staging.stg_calls
     WHERE
         received_at BETWEEN @start_ts AND @end_ts
-), raw_call_officers AS (
-    SELECT
-        raw_call_officers.department_id,
-        raw_call_officers.call_id,
-        raw_call_officers.officer_id,
-        raw_call_officers.role,
-        raw_call_officers.arrived_at,
-        raw_call_officers.cleared_at,
-        raw_call_officers._batch_id,
-        raw_call_officers._source_line,
-        calls.received_at AS call_received_at
-    FROM raw.call_officers AS raw_call_officers
-    INNER JOIN calls
-        ON calls.department_id = raw_call_officers.department_id AND calls.call_id = raw_call_officers.call_id
-), latest_versions AS (
-    SELECT
-        department_id,
-        call_id,
-        officer_id,
-        role,
-        arrived_at,
-        cleared_at,
-        call_received_at,
-        _batch_id,
-        row_number() OVER (PARTITION BY department_id, call_id, officer_id ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
-    FROM raw_call_officers
 )
 SELECT
-    department_id::TEXT AS department_id,
-    call_id::TEXT AS call_id,
-    officer_id::TEXT AS officer_id,
-    role::TEXT AS role,
-    arrived_at::TIMESTAMP AS arrived_at,
-    cleared_at::TIMESTAMP AS cleared_at,
-    call_received_at::TIMESTAMP AS call_received_at,
-    _batch_id::INT AS batch_id
-FROM latest_versions
-WHERE
-    version_rank = 1
+    raw_call_officers.department_id::TEXT AS department_id,
+    raw_call_officers.call_id::TEXT AS call_id,
+    raw_call_officers.officer_id::TEXT AS officer_id,
+    raw_call_officers.role::TEXT AS role,
+    raw_call_officers.arrived_at::TIMESTAMP AS arrived_at,
+    raw_call_officers.cleared_at::TIMESTAMP AS cleared_at,
+    calls.received_at::TIMESTAMP AS call_received_at,
+    raw_call_officers._batch_id::INT AS batch_id
+FROM raw.call_officers AS raw_call_officers
+INNER JOIN calls
+    ON calls.department_id = raw_call_officers.department_id AND calls.call_id = raw_call_officers.call_id
+QUALIFY
+    @latest_version(raw_call_officers.department_id, raw_call_officers.call_id, raw_call_officers.officer_id)

@@ -20,55 +20,24 @@ WITH calls_in_interval AS (
     FROM raw.calls
     WHERE
         received_at BETWEEN @start_ts AND @end_ts
-), raw_calls AS (
-    SELECT
-        raw_calls.department_id,
-        raw_calls.call_id,
-        raw_calls.received_at,
-        raw_calls.dispatched_at,
-        raw_calls.arrived_at,
-        raw_calls.cleared_at,
-        raw_calls.call_type,
-        raw_calls.priority,
-        raw_calls.is_self_initiated,
-        raw_calls.beat,
-        raw_calls.disposition,
-        raw_calls._batch_id,
-        raw_calls._source_line
-    FROM raw.calls AS raw_calls
-    INNER JOIN calls_in_interval
-        ON calls_in_interval.department_id = raw_calls.department_id
-        AND calls_in_interval.call_id = raw_calls.call_id
-), latest_versions AS (
-    SELECT
-        department_id,
-        call_id,
-        received_at,
-        dispatched_at,
-        arrived_at,
-        cleared_at,
-        call_type,
-        priority,
-        is_self_initiated,
-        beat,
-        disposition,
-        _batch_id,
-        row_number() OVER (PARTITION BY department_id, call_id ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
-    FROM raw_calls
 )
 SELECT
-    department_id::TEXT AS department_id,
-    call_id::TEXT AS call_id,
-    received_at::TIMESTAMP AS received_at,
-    dispatched_at::TIMESTAMP AS dispatched_at,
-    arrived_at::TIMESTAMP AS arrived_at,
-    cleared_at::TIMESTAMP AS cleared_at,
-    call_type::TEXT AS call_type,
-    priority::INT AS priority,
-    is_self_initiated::BOOLEAN AS is_self_initiated,
-    beat::TEXT AS beat,
-    disposition::TEXT AS disposition,
-    _batch_id::INT AS batch_id
-FROM latest_versions
-WHERE
-    version_rank = 1 AND received_at BETWEEN @start_ts AND @end_ts
+    raw_calls.department_id::TEXT AS department_id,
+    raw_calls.call_id::TEXT AS call_id,
+    raw_calls.received_at::TIMESTAMP AS received_at,
+    raw_calls.dispatched_at::TIMESTAMP AS dispatched_at,
+    raw_calls.arrived_at::TIMESTAMP AS arrived_at,
+    raw_calls.cleared_at::TIMESTAMP AS cleared_at,
+    raw_calls.call_type::TEXT AS call_type,
+    raw_calls.priority::INT AS priority,
+    raw_calls.is_self_initiated::BOOLEAN AS is_self_initiated,
+    raw_calls.beat::TEXT AS beat,
+    raw_calls.disposition::TEXT AS disposition,
+    raw_calls._batch_id::INT AS batch_id
+FROM raw.calls AS raw_calls
+INNER JOIN calls_in_interval
+    ON calls_in_interval.department_id = raw_calls.department_id
+    AND calls_in_interval.call_id = raw_calls.call_id
+QUALIFY
+    @latest_version(raw_calls.department_id, raw_calls.call_id)
+    AND raw_calls.received_at BETWEEN @start_ts AND @end_ts

@@ -6,45 +6,10 @@ MODEL (
     audits (
         not_null(columns := (department_id, complaint_id, officer_id, occurred_at)),
         unique_combination_of_columns(columns := (department_id, complaint_id, officer_id, record_id)),
-        accepted_values(
-            "column" := finding,
-            is_in := ('sustained', 'not_sustained', 'unfounded', 'exonerated', 'pending', 'other')
-        )
+        accepted_values("column" := finding, is_in := @contract_codes(complaints.finding))
     )
 );
 
-WITH raw_complaints AS (
-    SELECT
-        department_id,
-        complaint_id,
-        officer_id,
-        record_id,
-        occurred_at,
-        received_at,
-        allegation,
-        finding,
-        is_sustained,
-        _batch_id,
-        _source_line
-    FROM raw.complaints
-), latest_versions AS (
-    SELECT
-        department_id,
-        complaint_id,
-        officer_id,
-        record_id,
-        occurred_at,
-        received_at,
-        allegation,
-        finding,
-        is_sustained,
-        _batch_id,
-        row_number() OVER (
-            PARTITION BY department_id, complaint_id, officer_id, record_id
-            ORDER BY _batch_id DESC, _source_line DESC
-        ) AS version_rank
-    FROM raw_complaints
-)
 SELECT
     department_id::TEXT AS department_id,
     complaint_id::TEXT AS complaint_id,
@@ -56,6 +21,6 @@ SELECT
     finding::TEXT AS finding,
     is_sustained::BOOLEAN AS is_sustained,
     _batch_id::INT AS batch_id
-FROM latest_versions
-WHERE
-    version_rank = 1
+FROM raw.complaints
+QUALIFY
+    @latest_version(department_id, complaint_id, officer_id, record_id)

@@ -6,62 +6,12 @@ MODEL (
     audits (
         not_null(columns := (department_id, report_id, officer_id, occurred_at)),
         unique_combination_of_columns(columns := (department_id, report_id, officer_id)),
-        accepted_values(
-            "column" := force_type,
-            is_in := (
-                'verbal_command',
-                'presence',
-                'hands_on',
-                'takedown',
-                'strike',
-                'chemical_agent',
-                'conducted_energy_device',
-                'impact_weapon',
-                'canine',
-                'firearm',
-                'other'
-            )
-        ),
-        accepted_values("column" := force_level, is_in := (1, 2, 3)),
-        accepted_values("column" := subject_resistance, is_in := ('none', 'passive', 'active', 'aggressive', 'deadly'))
+        accepted_values("column" := force_type, is_in := @contract_codes(force_reports.force_type)),
+        accepted_values("column" := force_level, is_in := @contract_codes(force_reports.force_level)),
+        accepted_values("column" := subject_resistance, is_in := @contract_codes(force_reports.subject_resistance))
     )
 );
 
-WITH raw_force_reports AS (
-    SELECT
-        department_id,
-        report_id,
-        officer_id,
-        occurred_at,
-        call_id,
-        force_type,
-        force_category,
-        force_level,
-        subject_resistance,
-        is_subject_injured,
-        is_officer_injured,
-        subject_key,
-        _batch_id,
-        _source_line
-    FROM raw.force_reports
-), latest_versions AS (
-    SELECT
-        department_id,
-        report_id,
-        officer_id,
-        occurred_at,
-        call_id,
-        force_type,
-        force_category,
-        force_level,
-        subject_resistance,
-        is_subject_injured,
-        is_officer_injured,
-        subject_key,
-        _batch_id,
-        row_number() OVER (PARTITION BY department_id, report_id, officer_id ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
-    FROM raw_force_reports
-)
 SELECT
     department_id::TEXT AS department_id,
     report_id::TEXT AS report_id,
@@ -76,6 +26,6 @@ SELECT
     is_officer_injured::BOOLEAN AS is_officer_injured,
     subject_key::TEXT AS subject_key,
     _batch_id::INT AS batch_id
-FROM latest_versions
-WHERE
-    version_rank = 1
+FROM raw.force_reports
+QUALIFY
+    @latest_version(department_id, report_id, officer_id)

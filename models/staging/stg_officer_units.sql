@@ -12,31 +12,6 @@ MODEL (
     )
 );
 
-WITH raw_officer_units AS (
-    SELECT
-        department_id,
-        officer_id,
-        unit_id,
-        unit_type,
-        unit_name,
-        started_on,
-        ended_on,
-        _batch_id,
-        _source_line
-    FROM raw.officer_units
-), latest_versions AS (
-    SELECT
-        department_id,
-        officer_id,
-        unit_id,
-        unit_type,
-        unit_name,
-        started_on,
-        ended_on,
-        _batch_id,
-        row_number() OVER (PARTITION BY department_id, officer_id, started_on ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
-    FROM raw_officer_units
-)
 SELECT
     department_id::TEXT AS department_id,
     officer_id::TEXT AS officer_id,
@@ -46,6 +21,6 @@ SELECT
     started_on::DATE AS started_on,
     ended_on::DATE AS ended_on,
     _batch_id::INT AS batch_id
-FROM latest_versions
-WHERE
-    version_rank = 1
+FROM raw.officer_units
+QUALIFY
+    @latest_version(department_id, officer_id, started_on)

@@ -7,40 +7,11 @@ MODEL (
         not_null(columns := (department_id, officer_id, appointed_on)),
         unique_combination_of_columns(columns := (department_id, officer_id)),
         accepted_range("column" := birth_year, min_v := 1900, max_v := 2015),
-        accepted_values("column" := sex, is_in := ('female', 'male', 'other', 'unknown')),
-        accepted_values("column" := race, is_in := ('asian', 'black', 'hispanic', 'white', 'other', 'unknown'))
+        accepted_values("column" := sex, is_in := @contract_codes(officers.sex)),
+        accepted_values("column" := race, is_in := @contract_codes(officers.race))
     )
 );
 
-WITH raw_officers AS (
-    SELECT
-        department_id,
-        officer_id,
-        appointed_on,
-        separated_on,
-        birth_year,
-        sex,
-        race,
-        rank,
-        unit,
-        _batch_id,
-        _source_line
-    FROM raw.officers
-), latest_versions AS (
-    SELECT
-        department_id,
-        officer_id,
-        appointed_on,
-        separated_on,
-        birth_year,
-        sex,
-        race,
-        rank,
-        unit,
-        _batch_id,
-        row_number() OVER (PARTITION BY department_id, officer_id ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
-    FROM raw_officers
-)
 SELECT
     department_id::TEXT AS department_id,
     officer_id::TEXT AS officer_id,
@@ -52,6 +23,6 @@ SELECT
     rank::TEXT AS rank,
     unit::TEXT AS unit,
     _batch_id::INT AS batch_id
-FROM latest_versions
-WHERE
-    version_rank = 1
+FROM raw.officers
+QUALIFY
+    @latest_version(department_id, officer_id)

@@ -6,96 +6,10 @@ MODEL (
     audits (
         not_null(columns := (department_id, coding_id, video_id, coder_id)),
         unique_combination_of_columns(columns := (department_id, coding_id)),
-        forall(
-            criteria := (
-                personal_conversation BETWEEN 0 AND 1,
-                repeated_commands BETWEEN 0 AND 1,
-                commands_issued BETWEEN 0 AND 200,
-                empathy BETWEEN 1 AND 5,
-                explained_reason BETWEEN 0 AND 1,
-                listened BETWEEN 1 AND 5,
-                respect BETWEEN 1 AND 5,
-                calm_tone BETWEEN 1 AND 5,
-                gave_choices BETWEEN 0 AND 1,
-                used_time_distance BETWEEN 0 AND 1,
-                threatened BETWEEN 0 AND 1,
-                used_profanity BETWEEN 0 AND 1,
-                civilian_resistance BETWEEN 1 AND 5,
-                civilian_demeanor BETWEEN 1 AND 5,
-                civilian_intoxicated BETWEEN 0 AND 1,
-                civilian_mental_illness BETWEEN 0 AND 1,
-                civilian_weapon BETWEEN 0 AND 1,
-                arrest BETWEEN 0 AND 1,
-                force_used BETWEEN 0 AND 1,
-                injury BETWEEN 0 AND 1
-            )
-        )
+        forall(criteria := @sso_item_ranges())
     )
 );
 
-WITH raw_sso_codings AS (
-    SELECT
-        department_id,
-        coding_id,
-        video_id,
-        coder_id,
-        coded_at,
-        codebook_version,
-        personal_conversation,
-        repeated_commands,
-        commands_issued,
-        empathy,
-        explained_reason,
-        listened,
-        respect,
-        calm_tone,
-        gave_choices,
-        used_time_distance,
-        threatened,
-        used_profanity,
-        civilian_resistance,
-        civilian_demeanor,
-        civilian_intoxicated,
-        civilian_mental_illness,
-        civilian_weapon,
-        arrest,
-        force_used,
-        injury,
-        _batch_id,
-        _source_line
-    FROM raw.sso_codings
-), latest_versions AS (
-    SELECT
-        department_id,
-        coding_id,
-        video_id,
-        coder_id,
-        coded_at,
-        codebook_version,
-        personal_conversation,
-        repeated_commands,
-        commands_issued,
-        empathy,
-        explained_reason,
-        listened,
-        respect,
-        calm_tone,
-        gave_choices,
-        used_time_distance,
-        threatened,
-        used_profanity,
-        civilian_resistance,
-        civilian_demeanor,
-        civilian_intoxicated,
-        civilian_mental_illness,
-        civilian_weapon,
-        arrest,
-        force_used,
-        injury,
-        _batch_id,
-        row_number() OVER (PARTITION BY department_id, coding_id ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
-    FROM raw_sso_codings
-)
 SELECT
     department_id::TEXT AS department_id,
     coding_id::TEXT AS coding_id,
@@ -103,27 +17,8 @@ SELECT
     coder_id::TEXT AS coder_id,
     coded_at::TIMESTAMP AS coded_at,
     codebook_version::TEXT AS codebook_version,
-    personal_conversation::INT AS personal_conversation,
-    repeated_commands::INT AS repeated_commands,
-    commands_issued::INT AS commands_issued,
-    empathy::INT AS empathy,
-    explained_reason::INT AS explained_reason,
-    listened::INT AS listened,
-    respect::INT AS respect,
-    calm_tone::INT AS calm_tone,
-    gave_choices::INT AS gave_choices,
-    used_time_distance::INT AS used_time_distance,
-    threatened::INT AS threatened,
-    used_profanity::INT AS used_profanity,
-    civilian_resistance::INT AS civilian_resistance,
-    civilian_demeanor::INT AS civilian_demeanor,
-    civilian_intoxicated::INT AS civilian_intoxicated,
-    civilian_mental_illness::INT AS civilian_mental_illness,
-    civilian_weapon::INT AS civilian_weapon,
-    arrest::INT AS arrest,
-    force_used::INT AS force_used,
-    injury::INT AS injury,
+    @EACH(@sso_items(), item -> item::INT AS item),
     _batch_id::INT AS batch_id
-FROM latest_versions
-WHERE
-    version_rank = 1
+FROM raw.sso_codings
+QUALIFY
+    @latest_version(department_id, coding_id)

@@ -10,31 +10,6 @@ MODEL (
     )
 );
 
-WITH raw_training_events AS (
-    SELECT
-        department_id,
-        officer_id,
-        session_id,
-        curriculum,
-        attended_on,
-        is_completed,
-        hours,
-        _batch_id,
-        _source_line
-    FROM raw.training_events
-), latest_versions AS (
-    SELECT
-        department_id,
-        officer_id,
-        session_id,
-        curriculum,
-        attended_on,
-        is_completed,
-        hours,
-        _batch_id,
-        row_number() OVER (PARTITION BY department_id, officer_id, session_id ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
-    FROM raw_training_events
-)
 SELECT
     department_id::TEXT AS department_id,
     officer_id::TEXT AS officer_id,
@@ -44,6 +19,6 @@ SELECT
     is_completed::BOOLEAN AS is_completed,
     hours::DOUBLE AS hours,
     _batch_id::INT AS batch_id
-FROM latest_versions
-WHERE
-    version_rank = 1
+FROM raw.training_events
+QUALIFY
+    @latest_version(department_id, officer_id, session_id)

@@ -6,37 +6,12 @@ MODEL (
     audits (
         not_null(columns := (department_id, trial_id, officer_id, assigned_on)),
         unique_combination_of_columns(columns := (department_id, trial_id, officer_id)),
-        accepted_values("column" := arm, is_in := ('treatment', 'control')),
+        accepted_values("column" := arm, is_in := @contract_codes(trial_assignments.arm)),
         assert_assigned_once_per_trial,
         assert_assignment_not_changed
     )
 );
 
-WITH raw_trial_assignments AS (
-    SELECT
-        department_id,
-        trial_id,
-        officer_id,
-        block_id,
-        arm,
-        cohort_on,
-        assigned_on,
-        _batch_id,
-        _source_line
-    FROM raw.trial_assignments
-), latest_versions AS (
-    SELECT
-        department_id,
-        trial_id,
-        officer_id,
-        block_id,
-        arm,
-        cohort_on,
-        assigned_on,
-        _batch_id,
-        row_number() OVER (PARTITION BY department_id, trial_id, officer_id ORDER BY _batch_id DESC, _source_line DESC) AS version_rank
-    FROM raw_trial_assignments
-)
 SELECT
     department_id::TEXT AS department_id,
     trial_id::TEXT AS trial_id,
@@ -46,6 +21,6 @@ SELECT
     cohort_on::DATE AS cohort_on,
     assigned_on::DATE AS assigned_on,
     _batch_id::INT AS batch_id
-FROM latest_versions
-WHERE
-    version_rank = 1
+FROM raw.trial_assignments
+QUALIFY
+    @latest_version(department_id, trial_id, officer_id)

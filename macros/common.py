@@ -1,0 +1,61 @@
+"""Macros for patterns the models share: the latest version of an append-only raw row, the
+study-period number of a month, and the contract's code lists for accepted-values audits."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+from sqlmesh import macro
+
+from middlestep.contract import RAW_TABLES
+
+# "table.field" -> the field's accepted codes (middlestep/contract.py), as plain values
+CONTRACT_CODES = {
+    f"{table.name}.{field.name}": field.codes
+    for table in RAW_TABLES.values()
+    for field in table.fields
+    if field.codes
+}
+
+
+@macro()
+def latest_version(evaluator, *keys):
+    """True for the latest version of a raw row per key: raw tables are append-only, so a
+    corrected record arrives in a later batch (or further down the same file). Use as
+    ``QUALIFY @latest_version(key, ...)``: QUALIFY filters after the window, so a further condition
+    there (say, the interval) picks among latest versions, not the other way round."""
+    rank = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[key.copy() for key in keys],
+        order=exp.Order(
+            expressions=[
+                exp.Ordered(this=exp.column("_batch_id"), desc=True),
+                exp.Ordered(this=exp.column("_source_line"), desc=True),
+            ]
+        ),
+    )
+    return exp.EQ(this=rank, expression=exp.Literal.number(1))
+
+
+@macro()
+def study_period(evaluator, month, study_start_on):
+    """The study period of ``month``: 1 = the month of ``study_start_on``, counted on by calendar
+    month (year * 12 + month arithmetic is portable; a month before the window is 0 or less)."""
+    month, start = (arg.sql(dialect=evaluator.dialect) for arg in (month, study_start_on))
+    return exp.maybe_parse(
+        f"(year({month}) - year({start})) * 12 + month({month}) - month({start}) + 1",
+        dialect=evaluator.dialect,
+    )
+
+
+@macro()
+def contract_codes(evaluator, field):
+    """The codes the raw contract accepts for ``table.field``, e.g. ``force_reports.force_type``."""
+    key = f"{field.table}.{field.name}"
+    if key not in CONTRACT_CODES:
+        raise ValueError(f"the raw contract has no code list for {key}")
+    return exp.Tuple(
+        expressions=[
+            exp.Literal.number(code) if isinstance(code, int) else exp.Literal.string(code)
+            for code in CONTRACT_CODES[key]
+        ]
+    )
