@@ -1,6 +1,7 @@
 """The `middlestep` command: one subcommand per step of the pipeline.
 
-Commands are thin: they parse arguments, call one function of `middlestep.pipeline`, print.
+Commands are thin: they parse arguments, call one function of `middlestep.pipeline` (the nightly
+job and `status`: `middlestep.nightly`, the layer above it), print.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import duckdb
 
-from middlestep import pipeline
+from middlestep import nightly, pipeline
+from middlestep.errors import PipelineError
 from middlestep.warehouse import Home, WarehouseBusy, is_lock_error, reader_lock
 
 # commands that only read the warehouse: they take the shared lock, never the writer's
@@ -226,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 75
-    except pipeline.PipelineError as error:
+    except PipelineError as error:
         print(f"middlestep {args.command}: {error}", file=sys.stderr)
         return 1
 
@@ -297,7 +299,7 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
             print(table.to_string(index=False))
         return 0
     if args.command == "run":
-        outcome = pipeline.nightly_run(home, args.drop, args.department, wait_s=args.wait)
+        outcome = nightly.run_nightly(home, args.drop, args.department, wait_s=args.wait)
         print(outcome.summary_line())
         return outcome.exit_code
     if args.command == "demo":
@@ -305,23 +307,20 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         print(f"demo report: {paths.html}")
         return 0
     if args.command == "status":
-        print(pipeline.status(home))
+        print(nightly.status_text(home))
         return 0
     if args.command == "panel":
-        from middlestep.panel import balanced_panel, write_panel
-
         if not args.balanced:
-            raise pipeline.PipelineError("only the balanced panel is built: pass --balanced")
-        frame = balanced_panel(home.warehouse, args.department, args.sample, trial_id=args.trial)
-        out = write_panel(frame, args.out)
+            raise PipelineError("only the balanced panel is built: pass --balanced")
+        frame, out = pipeline.panel(
+            home, args.department, args.sample, trial_id=args.trial, out=args.out
+        )
         print(f"wrote {len(frame)} officer-months of {frame['uid'].nunique()} officers to {out}")
         return 0
     if args.command == "rollout":
-        from middlestep.rollout import rollout
-
         if args.event_time is not None and args.estimand != "eventstudy":
-            raise pipeline.PipelineError("--event-time needs --estimand eventstudy")
-        result = rollout(
+            raise PipelineError("--event-time needs --estimand eventstudy")
+        result = pipeline.rollout(
             home,
             args.department,
             outcome=args.outcome,

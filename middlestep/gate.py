@@ -27,11 +27,10 @@ and a night that changed no mart does not need it.
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -54,6 +53,7 @@ from middlestep.gate_months import (
     record_mart,
     record_months,
 )
+from middlestep.jsonable import jsonable
 
 EXPECTATIONS_DIR = Path(__file__).parent / "expectations"
 
@@ -1420,26 +1420,3 @@ def _format_kwargs(kwargs: Mapping[str, Any]) -> str:
 
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON types: numpy scalars, dates and decimals converted, NaN as None."""
-    if isinstance(value, Mapping):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [jsonable(item) for item in value]
-    if isinstance(value, bool | str) or value is None:
-        return value
-    if value is pd.NaT:
-        return None
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime | date | pd.Timestamp):
-        return value.isoformat()
-    if hasattr(value, "item"):  # numpy scalar
-        return jsonable(value.item())
-    return str(value)

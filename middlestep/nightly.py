@@ -14,14 +14,17 @@ half-applied is re-planned (``_build_recovering``).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from middlestep import pipeline
+from middlestep.snapshot import gate_of_latest_build
 from middlestep.warehouse import Home, WarehouseBusy, connect, is_lock_error, writer_lock
+from middlestep.warehouse.builds import latest_build
+from middlestep.warehouse.runlog import log_run, read_run_log
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +65,6 @@ class RunOutcome:
 
 def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0) -> RunOutcome:
     """Ingest a drop, run the models, gate, then analysis and report: one summary line."""
-    from middlestep import pipeline
-
     drop = Path(drop)
     name = drop.resolve().name
     started = time.monotonic()
@@ -130,10 +131,9 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
 def _build_recovering(home: Home):
     """The incremental build; if SQLMesh fails on state a killed run left half-applied, plan
     again from SQLMesh's state (a plan fills what is missing and restates what changed)."""
-    from middlestep import pipeline
     from middlestep.build import BuildError
 
-    incremental = pipeline.latest_build(home) is not None
+    incremental = latest_build(home) is not None
     try:
         return pipeline.build(home, incremental=incremental)
     except BuildError as error:
@@ -143,8 +143,6 @@ def _build_recovering(home: Home):
 
 def _already_reported(home: Home, build_id: str) -> str | None:
     """The report of ``build_id`` if its gate passed and its report was written, else None."""
-    from middlestep.pipeline import gate_of_latest_build
-
     _, gate = gate_of_latest_build(home)
     if not gate or not gate.get("passed") or gate.get("build_id") != build_id:
         return None
@@ -196,26 +194,12 @@ def _finish(
         seconds=seconds,
     )
     if log_it:  # a refused run did not touch the warehouse: it is not the "last run"
-        from middlestep.pipeline import _log_run
-
-        _log_run(home, "run", **facts)
+        log_run(home, "run", **facts)
     return RunOutcome(exit_code, line, facts)
 
 
 # --------------------------------------------------------------------------------------------
 # status
-
-
-def read_run_log(home: Home) -> list[dict[str, Any]]:
-    if not home.run_log.exists():
-        return []
-    entries = []
-    for line in home.run_log.read_text().splitlines():
-        try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut short by a killed process
-    return entries
 
 
 def freshness(home: Home) -> list[dict[str, Any]]:
@@ -244,8 +228,6 @@ def freshness(home: Home) -> list[dict[str, Any]]:
 
 
 def status_text(home: Home) -> str:
-    from middlestep.pipeline import gate_of_latest_build
-
     lines = [f"home: {home.root}"]
     entries = read_run_log(home)
     if not entries and not home.warehouse.exists():

@@ -7,7 +7,6 @@ Every step appends a line to the run log (``<home>/runs.jsonl``) that `middleste
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import subprocess
@@ -16,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from middlestep import __version__
-from middlestep.nightly import RunOutcome
+from middlestep.errors import PipelineError
+from middlestep.jsonable import jsonable
+from middlestep.snapshot import gate_of_latest_build, gated_build
 from middlestep.warehouse import PROJECT_ROOT, Home, connect, writer_lock
+from middlestep.warehouse.builds import BuildIdentity, latest_build, record_build
+from middlestep.warehouse.runlog import log_run
 
 log = logging.getLogger(__name__)
-
-
-class PipelineError(RuntimeError):
-    """A step that cannot go on; the message says why and what to do."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -50,7 +49,7 @@ def ingest(home: Home, export_dir: Path, department: str, *, wait_s: float = 0.0
         raise PipelineError(f"export directory {export_dir} does not exist")
     with writer_lock(home, wait_s):
         summary = ingest_export(home, Path(export_dir), mapping)
-    _log_run(
+    log_run(
         home,
         "ingest",
         department=mapping.department_id,
@@ -67,15 +66,6 @@ def ingest(home: Home, export_dir: Path, department: str, *, wait_s: float = 0.0
 # build
 
 
-@dataclass(frozen=True)
-class BuildIdentity:
-    build_id: str
-    plan_id: str
-    built_at: str
-    model_versions: dict[str, str]
-    batches: list[dict[str, Any]]
-
-
 def build(home: Home, *, wait_s: float = 0.0, incremental: bool = False) -> BuildIdentity:
     from middlestep import build as sqlmesh_build
 
@@ -84,54 +74,9 @@ def build(home: Home, *, wait_s: float = 0.0, incremental: bool = False) -> Buil
     with writer_lock(home, wait_s):
         step = sqlmesh_build.run if incremental else sqlmesh_build.build
         record = step(home.warehouse, PROJECT_ROOT)
-        identity = _record_build(home, record)
-    _log_run(home, "build", build_id=identity.build_id, incremental=incremental)
+        identity = record_build(home, record)
+    log_run(home, "build", build_id=identity.build_id, incremental=incremental)
     return identity
-
-
-def _record_build(home: Home, record) -> BuildIdentity:
-    """Name the build by what it was built from: the model versions and the input batches."""
-    with connect(home.warehouse) as connection:
-        batches = [
-            dict(zip(("batch_id", "table", "source_file", "file_sha256"), row, strict=True))
-            for row in connection.execute(
-                "select batch_id, table_name, source_file, file_sha256 from raw._batches "
-                "order by batch_id"
-            ).fetchall()
-        ]
-        model_versions = dict(sorted(record.model_versions.items()))
-        fingerprint = json.dumps([model_versions, [b["file_sha256"] for b in batches]])
-        build_id = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
-        built_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        connection.execute("create schema if not exists meta")
-        connection.execute(
-            "create table if not exists meta.builds (build_id text, plan_id text, "
-            "built_at timestamp, model_versions_json text, batches_json text)"
-        )
-        connection.execute(
-            "insert into meta.builds values (?, ?, ?, ?, ?)",
-            [build_id, record.plan_id, built_at, json.dumps(model_versions), json.dumps(batches)],
-        )
-    return BuildIdentity(build_id, record.plan_id, built_at.isoformat(), model_versions, batches)
-
-
-def latest_build(home: Home) -> BuildIdentity | None:
-    if not home.warehouse.exists():
-        return None
-    with connect(home.warehouse, read_only=True) as connection:
-        exists = connection.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'meta' and table_name = 'builds'"
-        ).fetchone()[0]
-        if not exists:
-            return None
-        row = connection.execute(
-            "select build_id, plan_id, built_at, model_versions_json, batches_json "
-            "from meta.builds order by built_at desc limit 1"
-        ).fetchone()
-    if row is None:
-        return None
-    return BuildIdentity(row[0], row[1], row[2].isoformat(), json.loads(row[3]), json.loads(row[4]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,34 +95,8 @@ def check(home: Home, *, wait_s: float = 0.0, full: bool = False):
             raise PipelineError("nothing to check: run `middlestep build` first")
         result = run_gate(home.warehouse, build_id=identity.build_id, full=full)
         record_gate(home.warehouse, result)
-    _log_run(home, "check", build_id=identity.build_id, passed=result.passed)
+    log_run(home, "check", build_id=identity.build_id, passed=result.passed)
     return result
-
-
-def gate_of_latest_build(home: Home) -> tuple[BuildIdentity | None, dict | None]:
-    """The latest build and the gate result recorded for exactly that build, if any."""
-    from middlestep.gate import latest_gate
-
-    identity = latest_build(home)
-    gate = latest_gate(home.warehouse) if identity else None
-    if gate is not None and identity is not None and gate.get("build_id") != identity.build_id:
-        gate = None  # the gate checked an older build
-    return identity, gate
-
-
-def gated_build(home: Home, allow_ungated: bool) -> tuple[str, dict | None, bool]:
-    """(build_id, gate, is_gated) of the latest build; refuses an ungated one unless allowed."""
-    identity, gate = gate_of_latest_build(home)
-    if identity is None:
-        raise PipelineError("no build to analyse: run `middlestep build` first")
-    is_gated = bool(gate and gate.get("passed"))
-    if not is_gated and not allow_ungated:
-        why = "never ran" if gate is None else "failed"
-        raise PipelineError(
-            f"the quality gate {why} for build {identity.build_id}: run `middlestep check` "
-            "and fix what it reports (or pass --allow-ungated to mark every output UNGATED)"
-        )
-    return identity.build_id, gate, is_gated
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,7 +121,6 @@ class Analysis:
     rollout_effects: list = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        from middlestep.gate import jsonable
 
         reliability = self.reliability_items
         return jsonable(
@@ -530,7 +448,7 @@ def report(
     )
     with memo_directory(home.analysis_cache):  # the plots, redrawn only when they change
         paths = write_report(home.report_dir, context)
-    _log_run(home, "report", build_id=analysis.build_id, path=str(paths.html))
+    log_run(home, "report", build_id=analysis.build_id, path=str(paths.html))
     return paths
 
 
@@ -582,7 +500,7 @@ def _code_version() -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# demo, nightly run, status
+# demo
 
 
 def demo(directory: Path, *, seed: int = 1, scale: float = 1.0):
@@ -608,23 +526,20 @@ def demo(directory: Path, *, seed: int = 1, scale: float = 1.0):
     return report(home)
 
 
-def nightly_run(home: Home, drop: Path, department: str, *, wait_s: float = 0.0) -> RunOutcome:
-    """The scheduled job: ingest a drop, run the models, gate, then analysis and report
-    (middlestep/nightly.py); never raises, returns the exit code and one summary line."""
-    from middlestep.nightly import run_nightly
-
-    return run_nightly(home, drop, department, wait_s=wait_s)
+# --------------------------------------------------------------------------------------------
+# roll-out panel and estimates
 
 
-def status(home: Home) -> str:
-    """Last run, its drops, rows loaded and rejected, gate, data freshness, what to do next."""
-    from middlestep.nightly import status_text
+def panel(home: Home, department: str, sample: str, *, trial_id: str | None, out: Path):
+    """Write a roll-out's balanced officer x month panel; returns (frame, path written)."""
+    from middlestep.panel import balanced_panel, write_panel
 
-    return status_text(home)
+    frame = balanced_panel(home.warehouse, department, sample, trial_id=trial_id)
+    return frame, write_panel(frame, out)
 
 
-def _log_run(home: Home, step: str, **details: Any) -> None:
-    entry = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "step": step}
-    entry.update(details)
-    with open(home.ensure().run_log, "a") as handle:
-        handle.write(json.dumps(entry, default=str) + "\n")
+def rollout(home: Home, department: str, **options: Any):
+    """One staggered roll-out estimate of a gated build (middlestep/rollout.py)."""
+    from middlestep.rollout import rollout as estimate
+
+    return estimate(home, department, **options)

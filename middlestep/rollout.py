@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.results import Effect
-from middlestep.pipeline import PipelineError, gated_build
+from middlestep.errors import PipelineError
+from middlestep.jsonable import jsonable
+from middlestep.snapshot import gated_build
 from middlestep.warehouse import Home, connect
 
 UNGATED_LABEL = "UNGATED: not for publication"
@@ -45,8 +47,6 @@ class RolloutResult:
         return "GATED: quality gate passed" if self.is_gated else UNGATED_LABEL
 
     def to_dict(self) -> dict[str, Any]:
-        from middlestep.gate import jsonable
-
         return jsonable(
             {
                 **self.effect.to_dict(),

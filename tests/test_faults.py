@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 from nightly_support import use_test_hash_key
 
-from middlestep import pipeline
+from middlestep import nightly, pipeline
 from middlestep.cli import main
 from middlestep.fingerprint import differences, table_fingerprints
 from middlestep.warehouse import Home, writer_lock
@@ -288,7 +288,7 @@ def wait_for(process: subprocess.Popen, marker: str) -> None:
 
 
 def rerun_and_compare(home: Path, drop: Path, clean: dict[str, str]) -> None:
-    outcome = pipeline.nightly_run(Home.resolve(home), drop, "synthetic")
+    outcome = nightly.run_nightly(Home.resolve(home), drop, "synthetic")
     assert outcome.exit_code == 0, outcome.line
     assert differences(table_fingerprints(home / "warehouse.duckdb"), clean) == []
 
