@@ -85,7 +85,7 @@ def build(home: Home, *, wait_s: float = 0.0, incremental: bool = False) -> Buil
 
 def check(home: Home, *, wait_s: float = 0.0, full: bool = False):
     """The quality gate of the latest build; the monthly marts in the months changed since
-    the last passed gate unless `full` (middlestep/gate_months.py)."""
+    the last passed gate unless `full` (middlestep/gate/months.py)."""
     from middlestep.gate import record_gate, run_gate
 
     # the lock covers the gate's reads too: no writer may change the build it checks

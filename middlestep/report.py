@@ -26,7 +26,7 @@ import pandas as pd
 
 from analysis.memo import memoized
 from analysis.results import Effect
-from middlestep.gate import jsonable
+from middlestep.jsonable import jsonable
 from middlestep.report_rollout import rollout_sections
 from middlestep.report_sections import Section, open_box_sections, power_sentences
 

@@ -15,12 +15,12 @@ from typing import Any
 
 from analysis.results import Effect
 from middlestep.errors import PipelineError
+from middlestep.gate import ROLLOUT_EFFECTS
 from middlestep.jsonable import jsonable
 from middlestep.snapshot import gated_build
 from middlestep.warehouse import Home, connect
 
 UNGATED_LABEL = "UNGATED: not for publication"
-ROLLOUT_EFFECTS = "staggered roll-out effects"  # middlestep.gate.ROLLOUT_EFFECTS
 
 # The estimation sample a department's reports use by default. `main` and `omit-late` are the
 # samples of Roth & Sant'Anna (2023) for the Chicago roll-out (middlestep/panel.py SAMPLES).

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from middlestep.warehouse.home import Home, connect
+from middlestep.warehouse.schema import META_BUILDS_DDL
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,7 @@ def record_build(home: Home, record) -> BuildIdentity:
         build_id = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
         built_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         connection.execute("create schema if not exists meta")
-        connection.execute(
-            "create table if not exists meta.builds (build_id text, plan_id text, "
-            "built_at timestamp, model_versions_json text, batches_json text)"
-        )
+        connection.execute(META_BUILDS_DDL)
         connection.execute(
             "insert into meta.builds values (?, ?, ?, ?, ?)",
             [build_id, record.plan_id, built_at, json.dumps(model_versions), json.dumps(batches)],

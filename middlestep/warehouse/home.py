@@ -52,7 +52,8 @@ class Home:
         return self
 
 
-def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    path = Path(path)
     if read_only and not path.exists():
         raise FileNotFoundError(f"no warehouse at {path}: run `middlestep ingest` first")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""The warehouse's own tables: schema raw (every contract table, the batches, the rejects)."""
+"""The warehouse's own tables: schema raw (every contract table, the batches, the rejects), and
+schema meta's build ledger and gate results."""
 
 from __future__ import annotations
 
@@ -55,3 +56,25 @@ def init_warehouse(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(_create_table_sql("raw.departments", RAW_DEPARTMENTS_COLUMNS))
     connection.execute(_create_table_sql("raw._batches", BATCHES_COLUMNS))
     connection.execute(_create_table_sql("raw._rejects", REJECTS_COLUMNS))
+
+
+META_BUILDS_DDL = """
+create table if not exists meta.builds (
+    build_id text,
+    plan_id text,
+    built_at timestamp,
+    model_versions_json text,
+    batches_json text
+)
+"""
+
+META_GATE_RESULTS_DDL = """
+create table if not exists meta.gate_results (
+    build_id text,
+    checked_at timestamp,
+    passed boolean,
+    n_expectations integer,
+    n_failed integer,
+    result_json text
+)
+"""
