@@ -1,7 +1,7 @@
-"""The `middlestep` command: one subcommand per step of the pipeline.
+"""The `middlestep` command: one subcommand per step of the commands.
 
-Commands are thin: they parse arguments, call one function of `middlestep.pipeline` (the nightly
-job and `status`: `middlestep.nightly`, the layer above it), print.
+Commands are thin: they parse arguments, call one function of `middlestep.commands` (the nightly
+job and `status`: `middlestep.nightly`; `demo`: `middlestep.demo`, the layer above it), print.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import duckdb
 
-from middlestep import nightly, pipeline
+from middlestep import commands, nightly
+from middlestep.demo import demo
 from middlestep.errors import PipelineError
 from middlestep.warehouse import Home, WarehouseBusy, is_lock_error, reader_lock
 
@@ -235,12 +236,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, home: Home) -> int:
     if args.command == "synth":
-        out = pipeline.synthesize(args.out, args.scenario, args.seed, args.scale, args.drops)
+        out = commands.synthesize(args.out, args.scenario, args.seed, args.scale, args.drops)
         what = f"{args.drops} nightly drops of " if args.drops else ""
         print(f"wrote {what}a synthetic department's export to {out} (truth: {out}/truth.json)")
         return 0
     if args.command == "ingest":
-        summary = pipeline.ingest(home, args.export_dir, args.department, wait_s=args.wait)
+        summary = commands.ingest(home, args.export_dir, args.department, wait_s=args.wait)
         print("\n".join(summary.lines()))
         print(
             f"ingest {args.department}: read {summary.rows_read}, loaded {summary.rows_loaded}, "
@@ -248,15 +249,15 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         )
         return 0
     if args.command == "build":
-        record = pipeline.build(home, wait_s=args.wait)
+        record = commands.build(home, wait_s=args.wait)
         print(f"built {len(record.model_versions)} models; build {record.build_id}")
         return 0
     if args.command == "check":
-        gate = pipeline.check(home, wait_s=args.wait, full=args.full)
+        gate = commands.check(home, wait_s=args.wait, full=args.full)
         print(gate.text())
         return 0 if gate.passed else 1
     if args.command == "analyze":
-        analysis = pipeline.analyze(
+        analysis = commands.analyze(
             home,
             args.department,
             allow_ungated=args.allow_ungated,
@@ -268,7 +269,7 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
             print(analysis.text())
         return 0
     if args.command == "report":
-        paths = pipeline.report(
+        paths = commands.report(
             home,
             args.department,
             allow_ungated=args.allow_ungated,
@@ -278,7 +279,7 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         print(f"report: {paths.html}")
         return 0
     if args.command == "power":
-        result, table = pipeline.power(
+        result, table = commands.power(
             None if args.baseline_rate is not None else home,
             args.department,
             rate_ratio=args.rate_ratio,
@@ -303,7 +304,7 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         print(outcome.summary_line())
         return outcome.exit_code
     if args.command == "demo":
-        paths = pipeline.demo(args.dir, seed=args.seed, scale=args.scale)
+        paths = demo(args.dir, seed=args.seed, scale=args.scale)
         print(f"demo report: {paths.html}")
         return 0
     if args.command == "status":
@@ -312,7 +313,7 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
     if args.command == "panel":
         if not args.balanced:
             raise PipelineError("only the balanced panel is built: pass --balanced")
-        frame, out = pipeline.panel(
+        frame, out = commands.panel(
             home, args.department, args.sample, trial_id=args.trial, out=args.out
         )
         print(f"wrote {len(frame)} officer-months of {frame['uid'].nunique()} officers to {out}")
@@ -320,7 +321,7 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
     if args.command == "rollout":
         if args.event_time is not None and args.estimand != "eventstudy":
             raise PipelineError("--event-time needs --estimand eventstudy")
-        result = pipeline.rollout(
+        result = commands.rollout(
             home,
             args.department,
             outcome=args.outcome,

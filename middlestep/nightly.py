@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from middlestep import pipeline
+from middlestep import commands
 from middlestep.snapshot import gate_of_latest_build
-from middlestep.warehouse import Home, WarehouseBusy, connect, is_lock_error, writer_lock
+from middlestep.warehouse import Home, WarehouseBusy, is_lock_error, writer_lock
 from middlestep.warehouse.builds import latest_build
+from middlestep.warehouse.readers import freshness
 from middlestep.warehouse.runlog import log_run, read_run_log
 
 log = logging.getLogger(__name__)
@@ -36,20 +37,6 @@ NEXT_STEP = {
     "gate": "`middlestep check` lists what failed; a corrected file in the next drop fixes data",
     "report": "see `middlestep report`; the build passed its gate",
     "lock": "the warehouse is busy: run again later (or pass --wait SECONDS)",
-}
-
-# raw table -> the column that dates its records, for data freshness
-EVENT_COLUMNS = {
-    "officers": "appointed_on",
-    "officer_units": "started_on",
-    "trial_assignments": "assigned_on",
-    "training_events": "attended_on",
-    "calls": "received_at",
-    "call_officers": "arrived_at",
-    "bwc_videos": "started_at",
-    "sso_codings": "coded_at",
-    "force_reports": "occurred_at",
-    "complaints": "received_at",
 }
 
 
@@ -84,7 +71,7 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
         with writer_lock(home, wait_s):
             stage = enter("ingest")
             log.info("run: ingest %s", drop)
-            summary = pipeline.ingest(home, drop, department)
+            summary = commands.ingest(home, drop, department)
             loaded_files = [f for f in summary.files if f.status == "loaded"]
             facts.update(
                 loaded=summary.rows_loaded,
@@ -105,7 +92,7 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
                 return _finish(home, name, facts, started, EXIT_OK, None, None)
             stage = enter("gate")
             log.info("run: gate")
-            gate = pipeline.check(home)
+            gate = commands.check(home)
             facts["gate_passed"] = gate.passed
             if not gate.passed:
                 reason = f"{gate.n_failed} gate checks failed on build {identity.build_id}"
@@ -113,7 +100,7 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
                 return _finish(home, name, facts, started, EXIT_FAILED, stage, reason)
             stage = enter("report")
             log.info("run: analysis and report")
-            paths = pipeline.report(home, summary.department_id)
+            paths = commands.report(home, summary.department_id)
             facts["report"] = str(paths.html)
             enter("done")
     except WarehouseBusy as busy:
@@ -135,10 +122,10 @@ def _build_recovering(home: Home):
 
     incremental = latest_build(home) is not None
     try:
-        return pipeline.build(home, incremental=incremental)
+        return commands.build(home, incremental=incremental)
     except BuildError as error:
         log.warning("run: the build failed (%s); planning again", str(error).splitlines()[0])
-        return pipeline.build(home, incremental=False)
+        return commands.build(home, incremental=False)
 
 
 def _already_reported(home: Home, build_id: str) -> str | None:
@@ -200,31 +187,6 @@ def _finish(
 
 # --------------------------------------------------------------------------------------------
 # status
-
-
-def freshness(home: Home) -> list[dict[str, Any]]:
-    """Per raw table: rows, the latest event date, and when its last batch was loaded."""
-    if not home.warehouse.exists():
-        return []
-    rows = []
-    with connect(home.warehouse, read_only=True) as connection:
-        for table, column in EVENT_COLUMNS.items():
-            latest_event, n_rows = connection.execute(
-                f'select max("{column}"), count(*) from raw.{table}'
-            ).fetchone()
-            batches, last_loaded = connection.execute(
-                "select count(*), max(loaded_at) from raw._batches where table_name = ?", [table]
-            ).fetchone()
-            rows.append(
-                {
-                    "table": table,
-                    "rows": n_rows,
-                    "latest_event": latest_event,
-                    "batches": batches,
-                    "last_loaded_at": last_loaded,
-                }
-            )
-    return rows
 
 
 def status_text(home: Home) -> str:

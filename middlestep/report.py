@@ -661,45 +661,6 @@ def results_document(
     )
 
 
-# --------------------------------------------------------------------------------------------
-# Provenance helpers
-# --------------------------------------------------------------------------------------------
-
-
-def code_version(repo_root: Path | None = None) -> str:
-    """The git commit of the checkout (read from .git, no git process), else the package version."""
-    from middlestep import __version__
-
-    root = Path(repo_root) if repo_root else Path(__file__).resolve().parent.parent
-    git_dir = root / ".git"
-    try:
-        if git_dir.is_file():  # a worktree: "gitdir: <path>"
-            git_dir = (root / git_dir.read_text().split(":", 1)[1].strip()).resolve()
-        head = (git_dir / "HEAD").read_text().strip()
-        if not head.startswith("ref:"):
-            return head
-        ref = head.split(":", 1)[1].strip()
-        for directory in (git_dir, _common_git_dir(git_dir)):
-            ref_file = directory / ref
-            if ref_file.is_file():
-                return ref_file.read_text().strip()
-            packed = directory / "packed-refs"
-            if packed.is_file():
-                for line in packed.read_text().splitlines():
-                    if line.endswith(" " + ref):
-                        return line.split(" ", 1)[0]
-    except OSError:
-        pass
-    return f"middlestep {__version__}"
-
-
-def _common_git_dir(git_dir: Path) -> Path:
-    common = git_dir / "commondir"
-    if common.is_file():
-        return (git_dir / common.read_text().strip()).resolve()
-    return git_dir
-
-
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 

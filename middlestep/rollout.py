@@ -17,8 +17,9 @@ from analysis.results import Effect
 from middlestep.errors import PipelineError
 from middlestep.gate import ROLLOUT_EFFECTS
 from middlestep.jsonable import jsonable
-from middlestep.snapshot import gated_build
-from middlestep.warehouse import Home, connect
+from middlestep.snapshot import gated_snapshot
+from middlestep.warehouse import Home
+from middlestep.warehouse.readers import arms_and_cohorts
 
 UNGATED_LABEL = "UNGATED: not for publication"
 
@@ -95,12 +96,7 @@ def supported(home: Home, department_id: str, gate: dict | None) -> dict[str, tu
         return {
             row["analysis"]: (bool(row.get("supported")), row.get("reason") or "") for row in rows
         }
-    with connect(home.warehouse, read_only=True) as connection:
-        arms, cohorts = connection.execute(
-            "select count(distinct arm), count(distinct cohort_month) from marts.dim_officers "
-            "where department_id = ?",
-            [department_id],
-        ).fetchone()
+    arms, cohorts = arms_and_cohorts(home, department_id)
     trial = (arms >= 2, "" if arms >= 2 else "no officers assigned to two trial arms")
     return {
         "randomization balance": trial,
@@ -148,7 +144,8 @@ def rollout(
     """One staggered roll-out estimate of a department's gated build (`middlestep rollout`)."""
     from analysis.rollout import rollout_effect
 
-    build_id, gate, is_gated = gated_build(home, allow_ungated)
+    snapshot = gated_snapshot(home, department, allow_ungated=allow_ungated)
+    build_id, gate, is_gated = snapshot.build_id, snapshot.gate, snapshot.is_gated
     _require_rollout(home, department, gate)
     sample = sample or default_sample(department)
     panel = _panel(home, department, sample)
@@ -183,7 +180,7 @@ def department_study(
 ):
     """The report's roll-out estimates of a department (`analysis.rollout.RolloutStudy`).
 
-    The caller has checked the gate (`pipeline.analyze`)."""
+    The caller has checked the gate (`middlestep.trial.analyze`)."""
     from analysis.rollout import rollout_study
     from middlestep.panel import SAMPLES
 

@@ -1,13 +1,34 @@
-"""The latest build and the gate recorded for exactly that build: what a command analyses.
+"""The build snapshot: the latest build, the gate recorded for exactly that build and the
+department, read once per command and handed to the steps that need them.
 
-Analysis and roll-out commands refuse an ungated build unless told otherwise (`gated_build`).
+Analysis and roll-out commands refuse an ungated build unless told otherwise (`gated_snapshot`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from middlestep.errors import PipelineError
 from middlestep.warehouse import Home
 from middlestep.warehouse.builds import BuildIdentity, latest_build
+from middlestep.warehouse.readers import only_department
+
+
+@dataclass(frozen=True)
+class BuildSnapshot:
+    """What a command analyses: a build, its gate (None if none ran on it) and a department."""
+
+    identity: BuildIdentity
+    gate: dict | None
+    department_id: str
+
+    @property
+    def build_id(self) -> str:
+        return self.identity.build_id
+
+    @property
+    def is_gated(self) -> bool:
+        return bool(self.gate and self.gate.get("passed"))
 
 
 def gate_of_latest_build(home: Home) -> tuple[BuildIdentity | None, dict | None]:
@@ -21,8 +42,11 @@ def gate_of_latest_build(home: Home) -> tuple[BuildIdentity | None, dict | None]
     return identity, gate
 
 
-def gated_build(home: Home, allow_ungated: bool) -> tuple[str, dict | None, bool]:
-    """(build_id, gate, is_gated) of the latest build; refuses an ungated one unless allowed."""
+def gated_snapshot(
+    home: Home, department: str | None = None, *, allow_ungated: bool = False
+) -> BuildSnapshot:
+    """The latest build, its gate and the department (the only one if not given); refuses a
+    build whose gate failed or never ran unless `allow_ungated`."""
     identity, gate = gate_of_latest_build(home)
     if identity is None:
         raise PipelineError("no build to analyse: run `middlestep build` first")
@@ -33,4 +57,4 @@ def gated_build(home: Home, allow_ungated: bool) -> tuple[str, dict | None, bool
             f"the quality gate {why} for build {identity.build_id}: run `middlestep check` "
             "and fix what it reports (or pass --allow-ungated to mark every output UNGATED)"
         )
-    return identity.build_id, gate, is_gated
+    return BuildSnapshot(identity, gate, department or only_department(home))

@@ -28,10 +28,11 @@ import pyarrow.parquet as pq
 import pytest
 from nightly_support import use_test_hash_key
 
-from middlestep import nightly, pipeline
+from middlestep import commands, nightly
 from middlestep.cli import main
 from middlestep.fingerprint import differences, table_fingerprints
 from middlestep.warehouse import Home, writer_lock
+from middlestep.warehouse.readers import rejects_summary
 
 CRASH = Path(__file__).parent / "_crash.py"
 RUN_TIMEOUT_S = 600
@@ -112,7 +113,7 @@ def faulty(nightly_drops, tmp_path_factory):
         path.rename(misplaced / path.name)
     use_test_hash_key()
     home = Home.resolve(root / "home")
-    summary = pipeline.ingest(home, export, "synthetic")
+    summary = commands.ingest(home, export, "synthetic")
     return home, export, summary, lines
 
 
@@ -250,7 +251,7 @@ def test_the_report_lists_what_was_rejected_file_reason_and_rows(faulty):
     from middlestep.report import _table
 
     home, _, summary, _ = faulty
-    rejects = pipeline._rejects_summary(home)
+    rejects = rejects_summary(home)
     assert {"source_file", "reason", "rows"} <= set(rejects.columns)
     assert rejects["rows"].sum() == summary.rows_rejected
     assert any("missing column ALLEGATION" in reason for reason in rejects["reason"])
@@ -359,6 +360,7 @@ def test_a_second_writer_exits_75_and_a_reader_waits(nightly_drops, tmp_path, ca
 HOLD_WRITER_LOCK = """
 import sys, time
 from middlestep.warehouse import Home, writer_lock
+from middlestep.warehouse.readers import rejects_summary
 with writer_lock(Home.resolve(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(2)

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from nightly_support import use_test_hash_key
 
-from middlestep import nightly, pipeline
+from middlestep import commands, nightly
 from middlestep.build import run as sqlmesh_run
 from middlestep.fingerprint import differences, table_fingerprints
 from middlestep.mapping import load_mapping
@@ -86,8 +86,8 @@ def test_nightly_runs_report_one_line_and_build_the_marts_of_a_full_build(nightl
     assert "already loaded" in nightly_drops.outcome(2)["line"]
     use_test_hash_key()
     home = Home.resolve(tmp_path / "full")
-    pipeline.ingest(home, nightly_drops.export, "synthetic")
-    pipeline.build(home)
+    commands.ingest(home, nightly_drops.export, "synthetic")
+    commands.build(home)
     full = table_fingerprints(home.warehouse, ("intermediate", "marts"))
     incremental = {
         name: value
@@ -135,7 +135,7 @@ def test_a_late_and_a_corrected_record_recompute_exactly_the_months_they_touch(l
         # mark every built month: a month recomputed by the next run loses the mark
         connection.execute(f"update {table} set force_reports = force_reports + 1000")
     use_test_hash_key()
-    pipeline.ingest(home, drop, "synthetic")
+    commands.ingest(home, drop, "synthetic")
     record = sqlmesh_run(home.warehouse, PROJECT_ROOT)
     assert record.restated_tables == ("force_reports",)
     assert record.restated_from == "2024-06-01"
