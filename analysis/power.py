@@ -567,55 +567,6 @@ def power_curve(
     )
 
 
-@memoized  # a plot takes a second to draw
-def power_curve_png(
-    curve: pd.DataFrame, simulated: pd.DataFrame | None = None, *, title: str = ""
-) -> bytes:
-    """Power vs rate ratio, one line per trial size; simulated points with MC error bars."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7.5, 4.2))
-    for (n, m), group in curve.groupby(["n_officers", "n_months"], sort=False):
-        axis.plot(group["rate_ratio"], group["power_analytic"], label=f"{n} officers x {m} mo")
-    if simulated is not None and not simulated.empty:
-        axis.errorbar(
-            simulated["rate_ratio"],
-            simulated["power"],
-            yerr=1.96 * simulated["power_mc_error"],
-            fmt="o",
-            color="black",
-            markersize=4,
-            label="simulated (this trial)",
-        )
-    axis.axhline(TARGET_POWER, color="#999999", linestyle=":", linewidth=1)
-    axis.axvline(LOUISVILLE_RATE_RATIO, color="#c0392b", linestyle="--", linewidth=1)
-    axis.annotate(
-        "Louisville -28%",
-        (LOUISVILLE_RATE_RATIO, 0.02),
-        color="#c0392b",
-        fontsize=8,
-        xytext=(3, 0),
-        textcoords="offset points",
-    )
-    axis.set_xlabel("rate ratio of force (ITT; 1 = no effect)")
-    axis.set_ylabel("power (5% two-sided)")
-    axis.set_ylim(0, 1.02)
-    axis.grid(color="#eeeeee")
-    axis.legend(fontsize=8, frameon=False, loc="upper right")
-    if title:
-        axis.set_title(title, fontsize=10, loc="left")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=130)
-    plt.close(figure)
-    return buffer.getvalue()
-
-
 def _json(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None

@@ -248,14 +248,14 @@ def test_a_key_repeated_in_a_later_file_is_kept_as_a_new_version(faulty):
 
 
 def test_the_report_lists_what_was_rejected_file_reason_and_rows(faulty):
-    from middlestep.report import _table
+    from middlestep.report.view import table
 
     home, _, summary, _ = faulty
     rejects = rejects_summary(home)
     assert {"source_file", "reason", "rows"} <= set(rejects.columns)
     assert rejects["rows"].sum() == summary.rows_rejected
     assert any("missing column ALLEGATION" in reason for reason in rejects["reason"])
-    rendered = _table(rejects)
+    rendered = table(rejects)
     assert "source_file" in rendered.columns and len(rendered.rows) == len(rejects)
 
 
