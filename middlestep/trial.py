@@ -15,6 +15,7 @@ from middlestep.errors import PipelineError
 from middlestep.jsonable import jsonable
 from middlestep.snapshot import BuildSnapshot, gate_of_latest_build
 from middlestep.warehouse import Home
+from middlestep.warehouse.marts import load_codings, load_marts
 from middlestep.warehouse.readers import call_type_groups, only_department
 
 
@@ -120,9 +121,8 @@ def _analyze(
     from analysis.balance import balance_table
     from analysis.communication import itt_effects
     from analysis.force import force_effect
-    from analysis.marts import load_marts
     from analysis.open_box import add_fisher_p_values, open_box
-    from analysis.reliability import item_reliability, load_codings, unreliable_items
+    from analysis.reliability import item_reliability, unreliable_items
 
     department_id, gate = snapshot.department_id, snapshot.gate
     analysis = Analysis(department_id, snapshot.is_gated, snapshot.build_id)
@@ -246,8 +246,6 @@ def power(
             n_months=n_months or 12,
         )
     else:
-        from analysis.marts import load_marts
-
         if home is None:
             raise PipelineError("no warehouse: give --baseline-rate or a --home with a build")
         identity, gate = gate_of_latest_build(home)

@@ -38,6 +38,10 @@ The frames of a ``SimulatedDepartment`` are in the canonical raw contract's form
 (middlestep/contract.py): canonical names and codes, timestamps in UTC. ``write_export``
 (middlestep/synth/export.py) writes them in the department's own format, and
 ``compute_truth`` (middlestep/synth/truth.py) the planted effects and estimands.
+
+Over 400 lines: the department is drawn in one seeded sequence (officers, assignment,
+training, calls, videos, codings, force, complaints); splitting the sequence would scatter the
+random streams a given seed must reproduce.
 """
 
 from __future__ import annotations
