@@ -154,7 +154,7 @@ def _add_rollout(commands) -> None:
     rollout.add_argument(
         "--sample",
         choices=("full", "main", "omit-late"),
-        help="estimation sample (default: main for chicago, else full)",
+        help="estimation sample (default: the department's defaults.sample, else full)",
     )
     rollout.add_argument(
         "--event-time", type=int, metavar="E", help="months since training (eventstudy; default 0)"

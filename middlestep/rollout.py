@@ -17,20 +17,23 @@ from analysis.results import Effect
 from middlestep.errors import PipelineError
 from middlestep.gate import ROLLOUT_EFFECTS
 from middlestep.jsonable import jsonable
+from middlestep.mapping import load_mapping, mapping_path
 from middlestep.snapshot import gated_snapshot
 from middlestep.warehouse import Home
 from middlestep.warehouse.readers import arms_and_cohorts
 
 UNGATED_LABEL = "UNGATED: not for publication"
 
-# The estimation sample a department's reports use by default. `main` and `omit-late` are the
-# samples of Roth & Sant'Anna (2023) for the Chicago roll-out (middlestep/panel.py SAMPLES).
-DEFAULT_SAMPLES: dict[str, str] = {"chicago": "main"}
 DEFAULT_PERMUTATIONS = 500
 
 
 def default_sample(department_id: str) -> str:
-    return DEFAULT_SAMPLES.get(department_id, "full")
+    """The estimation sample a department's reports use by default: `defaults: sample` of its
+    mapping file (departments/<department_id>.yaml; Chicago's is Roth & Sant'Anna's `main`),
+    else the full panel (middlestep/panel.py SAMPLES)."""
+    if not mapping_path(department_id).exists():
+        return "full"
+    return load_mapping(department_id).defaults.get("sample", "full")
 
 
 @dataclass(frozen=True)
