@@ -137,11 +137,7 @@ def forest_plot_png(
             fontsize=8,
             frameon=False,
         )
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=150)
-    plt.close(figure)
-    return buffer.getvalue()
+    return _png(figure, dpi=150)
 
 
 def _include_reference(axis, reference: float, *, log: bool) -> None:
@@ -161,7 +157,6 @@ def power_curve_png(
     curve: pd.DataFrame, simulated: pd.DataFrame | None = None, *, title: str = ""
 ) -> bytes:
     """Power vs rate ratio, one line per trial size; simulated points with MC error bars."""
-    import io
 
     import matplotlib
 
@@ -198,11 +193,7 @@ def power_curve_png(
     axis.legend(fontsize=8, frameon=False, loc="upper right")
     if title:
         axis.set_title(title, fontsize=10, loc="left")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=130)
-    plt.close(figure)
-    return buffer.getvalue()
+    return _png(figure, dpi=130)
 
 
 @memoized  # a plot takes a second to draw
@@ -212,7 +203,6 @@ def subgroup_plot_png(results: Sequence[SubgroupEffects], *, title: str = "") ->
     results = [r for r in results if r.effects]
     if not results:
         return None
-    import io
 
     import matplotlib
 
@@ -252,11 +242,7 @@ def subgroup_plot_png(results: Sequence[SubgroupEffects], *, title: str = "") ->
         axis.grid(axis="x", color="#eeeeee")
     if title:
         figure.suptitle(title, fontsize=10, x=0.02, ha="left")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
-    plt.close(figure)
-    return buffer.getvalue()
+    return _png(figure, dpi=120)
 
 
 def event_study_png(event_studies: pd.DataFrame, outcome: str, *, title: str = "") -> bytes:
@@ -296,8 +282,15 @@ def event_study_png(event_studies: pd.DataFrame, outcome: str, *, title: str = "
     axis.legend(fontsize=8, frameon=False, ncol=2, loc="lower right", bbox_to_anchor=(1.0, 1.0))
     if title:
         axis.set_title(title, fontsize=10, loc="left")
+    return _png(figure, dpi=130)
+
+
+def _png(figure, *, dpi: int) -> bytes:
+    """The figure laid out and saved as PNG bytes; the figure is closed."""
+    import matplotlib.pyplot as plt
+
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=130)
+    figure.savefig(buffer, format="png", dpi=dpi)
     plt.close(figure)
     return buffer.getvalue()

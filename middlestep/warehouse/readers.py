@@ -46,20 +46,20 @@ def only_department(home: Home) -> str:
 
 def rejects_summary(home: Home) -> pd.DataFrame:
     """Rejected rows per table, file and reason."""
-    with connect(home.warehouse, read_only=True) as connection:
-        return connection.execute(
-            "select table_name, source_file, reason, count(*) as rows from raw._rejects "
-            "group by all order by rows desc"
-        ).df()
+    return _frame(
+        home,
+        "select table_name, source_file, reason, count(*) as rows from raw._rejects "
+        "group by all order by rows desc",
+    )
 
 
 def input_batches(home: Home) -> pd.DataFrame:
     """Every input file loaded: its table, sha256 and row counts, in load order."""
-    with connect(home.warehouse, read_only=True) as connection:
-        return connection.execute(
-            "select source_file, table_name, file_sha256, rows_read, rows_loaded, rows_rejected "
-            "from raw._batches order by batch_id"
-        ).df()
+    return _frame(
+        home,
+        "select source_file, table_name, file_sha256, rows_read, rows_loaded, rows_rejected "
+        "from raw._batches order by batch_id",
+    )
 
 
 def call_type_groups(home: Home) -> dict[str, str]:
@@ -105,3 +105,8 @@ def freshness(home: Home) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def _frame(home: Home, query: str) -> pd.DataFrame:
+    with connect(home.warehouse, read_only=True) as connection:
+        return connection.execute(query).df()
