@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check middlestep analysis tests benchmarks macros
 	$(BIN)/sqlmesh --paths . format --check
 	$(BIN)/sqlmesh --paths . lint
+	$(BIN)/lint-imports
 
 slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -1,16 +1,13 @@
-"""Read the analysis contract (schema `marts`) from a warehouse file, read-only.
-
-The pipeline has one DuckDB writer at a time; the analysis is a reader, so it opens the warehouse
-with `read_only=True` and closes the connection before it returns.
+"""The analysis contract: the marts the analysis modules read (`Marts`, one frame per mart) and
+the trial's dates derived from them. The warehouse layer reads them
+(`middlestep.warehouse.marts.load_marts`); the analysis gets frames, never a connection.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 MART_TABLES: dict[str, str] = {
@@ -42,51 +39,6 @@ class Marts:
     @property
     def study_dates(self) -> StudyDates:
         return study_dates(self.officers)
-
-
-def load_marts(warehouse: Path, department_id: str | None = None) -> Marts:
-    """Read `marts.dim_officers`, `fct_officer_months`, `fct_encounters` and
-    `rpt_sso_reliability` from `warehouse`, for one department if `department_id` is given.
-
-    Raises FileNotFoundError if the warehouse file does not exist and LookupError if a mart is
-    missing from it (the build has not run) or the department has no officers in it.
-    """
-    path = Path(warehouse)
-    if not path.exists():
-        raise FileNotFoundError(f"no warehouse at {path}")
-    connection = duckdb.connect(str(path), read_only=True)
-    try:
-        present = {
-            name
-            for (name,) in connection.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts'"
-            ).fetchall()
-        }
-        missing = [table for table in MART_TABLES.values() if table not in present]
-        if missing:
-            raise LookupError(
-                f"warehouse {path} has no marts.{', marts.'.join(missing)}; build it first"
-            )
-        frames = {
-            attribute: _read_table(connection, table, department_id)
-            for attribute, table in MART_TABLES.items()
-        }
-    finally:
-        connection.close()
-    if department_id is not None and frames["officers"].empty:
-        raise LookupError(f"department {department_id!r} has no officers in {path}")
-    return Marts(**frames, department_id=department_id)
-
-
-def _read_table(
-    connection: duckdb.DuckDBPyConnection, table: str, department_id: str | None
-) -> pd.DataFrame:
-    # in a fixed order (by all columns): bootstraps and panels follow row order, so the same
-    # rows must give the same estimates however a build laid them out
-    query = f"select * from marts.{table}"
-    if department_id is None:
-        return connection.execute(query + " order by all").df()
-    return connection.execute(query + " where department_id = ? order by all", [department_id]).df()
 
 
 def study_dates(

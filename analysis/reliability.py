@@ -20,9 +20,6 @@ as unreliable: the pipeline leaves it out of the confirmatory analysis unless to
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -44,22 +41,6 @@ RELIABILITY_COLUMNS = [
     "kappa_ci_high",
     "is_reliable",
 ]
-
-
-def load_codings(warehouse: Path, department_id: str | None = None) -> pd.DataFrame:
-    """Every coding of every video (`intermediate.int_encounter_codings`), read-only, in a
-    fixed order (by all columns: the bootstrap resamples rows, so the same codings must give the
-    same intervals however the table was built)."""
-    connection = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        query = "select * from intermediate.int_encounter_codings"
-        if department_id is None:
-            return connection.execute(query + " order by all").df()
-        return connection.execute(
-            query + " where department_id = ? order by all", [department_id]
-        ).df()
-    finally:
-        connection.close()
 
 
 def coding_pairs(

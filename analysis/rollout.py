@@ -13,11 +13,13 @@ counts per officer-month (trained minus not-yet-trained), the scale of `analysis
   and the pre-trend balance checks.
 * :func:`waitlist_rollout_effects`: a wait-list trial (two cohorts: trained at once and a year
   later) read as a roll-out, for the report beside the Poisson difference-in-differences.
+
+Over 400 lines: the study object, its tables and the wait-list reading share the estimators'
+labels and result rows; split, each part would import the other's.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import warnings
 from collections.abc import Sequence
@@ -29,7 +31,7 @@ import pandas as pd
 
 from analysis.results import Effect
 from analysis.staggered import balance_checks, staggered
-from analysis.staggered.api import ESTIMATORS, BalanceChecks
+from analysis.staggered.api import BalanceChecks
 
 # CLI outcome name (the panel's column) -> the mart column it comes from, and a label
 OUTCOMES: dict[str, str] = {
@@ -230,10 +232,8 @@ class RolloutStudy:
         columns = ["outcome", "contrast", "x_hat", "std_error", "t_stat", "p_value"]
         return table[[c for c in columns if c in table.columns]]
 
-    def event_study_png(self, outcome: str) -> bytes:
-        return event_study_png(self.event_studies, outcome, title=self._plot_title(outcome))
-
-    def _plot_title(self, outcome: str) -> str:
+    def plot_title(self, outcome: str) -> str:
+        """The title of an outcome's event-study plot (middlestep/report/plots.py)."""
         label = OUTCOME_LABELS.get(outcome, outcome)
         return f"{label} ({self.sample} sample, {self.n_units:,} officers)"
 
@@ -449,50 +449,6 @@ def waitlist_comparison_frame(
                     }
                 )
     return pd.DataFrame(rows)
-
-
-def event_study_png(event_studies: pd.DataFrame, outcome: str, *, title: str = "") -> bytes:
-    """Event-study estimates with 95% intervals, the estimators side by side (dodged)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    data = event_studies[event_studies["outcome"] == outcome]
-    estimators = list(dict.fromkeys(data["estimator"]))
-    colours = {"efficient": "#1f4e79", "cs": "#c0392b", "sa": "#7d6608"}
-    width = 0.32
-    figure, axis = plt.subplots(figsize=(8.5, 3.6))
-    axis.axhline(0.0, color="#555555", linewidth=1, linestyle="--", zorder=1)
-    for position, estimator in enumerate(estimators):
-        rows = data[data["estimator"] == estimator].sort_values("event_time")
-        offset = (position - (len(estimators) - 1) / 2) * width
-        x = rows["event_time"].to_numpy(dtype=float) + offset
-        colour = colours.get(estimator, "#444444")
-        axis.vlines(x, rows["ci_low"], rows["ci_high"], color=colour, linewidth=1.4, zorder=2)
-        axis.plot(
-            x,
-            rows["estimate"],
-            "o",
-            color=colour,
-            markersize=4,
-            zorder=3,
-            label=ESTIMATORS.get(estimator, estimator),
-        )
-    axis.set_xlabel("months since the cohort's training (event time)", fontsize=9)
-    axis.set_ylabel(f"difference {UNIT}", fontsize=9)
-    axis.grid(axis="y", color="#e5e5e5", linewidth=0.8)
-    axis.set_axisbelow(True)
-    for side in ("top", "right"):
-        axis.spines[side].set_visible(False)
-    axis.legend(fontsize=8, frameon=False, ncol=2, loc="lower right", bbox_to_anchor=(1.0, 1.0))
-    if title:
-        axis.set_title(title, fontsize=10, loc="left")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=130)
-    plt.close(figure)
-    return buffer.getvalue()
 
 
 def _short(estimator: str) -> str:

@@ -1,6 +1,7 @@
-"""The `middlestep` command: one subcommand per step of the pipeline.
+"""The `middlestep` command: one subcommand per step of the commands.
 
-Commands are thin: they parse arguments, call one function of `middlestep.pipeline`, print.
+Commands are thin: they parse arguments, call one function of `middlestep.commands` (the nightly
+job and `status`: `middlestep.nightly`; `demo`: `middlestep.demo`, the layer above it), print.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import duckdb
 
-from middlestep import pipeline
+from middlestep import commands, nightly
+from middlestep.demo import demo
+from middlestep.errors import PipelineError
 from middlestep.warehouse import Home, WarehouseBusy, is_lock_error, reader_lock
 
 # commands that only read the warehouse: they take the shared lock, never the writer's
@@ -151,7 +154,7 @@ def _add_rollout(commands) -> None:
     rollout.add_argument(
         "--sample",
         choices=("full", "main", "omit-late"),
-        help="estimation sample (default: main for chicago, else full)",
+        help="estimation sample (default: the department's defaults.sample, else full)",
     )
     rollout.add_argument(
         "--event-time", type=int, metavar="E", help="months since training (eventstudy; default 0)"
@@ -226,19 +229,19 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 75
-    except pipeline.PipelineError as error:
+    except PipelineError as error:
         print(f"middlestep {args.command}: {error}", file=sys.stderr)
         return 1
 
 
 def _dispatch(args: argparse.Namespace, home: Home) -> int:
     if args.command == "synth":
-        out = pipeline.synthesize(args.out, args.scenario, args.seed, args.scale, args.drops)
+        out = commands.synthesize(args.out, args.scenario, args.seed, args.scale, args.drops)
         what = f"{args.drops} nightly drops of " if args.drops else ""
         print(f"wrote {what}a synthetic department's export to {out} (truth: {out}/truth.json)")
         return 0
     if args.command == "ingest":
-        summary = pipeline.ingest(home, args.export_dir, args.department, wait_s=args.wait)
+        summary = commands.ingest(home, args.export_dir, args.department, wait_s=args.wait)
         print("\n".join(summary.lines()))
         print(
             f"ingest {args.department}: read {summary.rows_read}, loaded {summary.rows_loaded}, "
@@ -246,15 +249,15 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         )
         return 0
     if args.command == "build":
-        record = pipeline.build(home, wait_s=args.wait)
+        record = commands.build(home, wait_s=args.wait)
         print(f"built {len(record.model_versions)} models; build {record.build_id}")
         return 0
     if args.command == "check":
-        gate = pipeline.check(home, wait_s=args.wait, full=args.full)
+        gate = commands.check(home, wait_s=args.wait, full=args.full)
         print(gate.text())
         return 0 if gate.passed else 1
     if args.command == "analyze":
-        analysis = pipeline.analyze(
+        analysis = commands.analyze(
             home,
             args.department,
             allow_ungated=args.allow_ungated,
@@ -266,7 +269,7 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
             print(analysis.text())
         return 0
     if args.command == "report":
-        paths = pipeline.report(
+        paths = commands.report(
             home,
             args.department,
             allow_ungated=args.allow_ungated,
@@ -276,7 +279,7 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         print(f"report: {paths.html}")
         return 0
     if args.command == "power":
-        result, table = pipeline.power(
+        result, table = commands.power(
             None if args.baseline_rate is not None else home,
             args.department,
             rate_ratio=args.rate_ratio,
@@ -297,31 +300,28 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
             print(table.to_string(index=False))
         return 0
     if args.command == "run":
-        outcome = pipeline.nightly_run(home, args.drop, args.department, wait_s=args.wait)
+        outcome = nightly.run_nightly(home, args.drop, args.department, wait_s=args.wait)
         print(outcome.summary_line())
         return outcome.exit_code
     if args.command == "demo":
-        paths = pipeline.demo(args.dir, seed=args.seed, scale=args.scale)
+        paths = demo(args.dir, seed=args.seed, scale=args.scale)
         print(f"demo report: {paths.html}")
         return 0
     if args.command == "status":
-        print(pipeline.status(home))
+        print(nightly.status_text(home))
         return 0
     if args.command == "panel":
-        from middlestep.panel import balanced_panel, write_panel
-
         if not args.balanced:
-            raise pipeline.PipelineError("only the balanced panel is built: pass --balanced")
-        frame = balanced_panel(home.warehouse, args.department, args.sample, trial_id=args.trial)
-        out = write_panel(frame, args.out)
+            raise PipelineError("only the balanced panel is built: pass --balanced")
+        frame, out = commands.panel(
+            home, args.department, args.sample, trial_id=args.trial, out=args.out
+        )
         print(f"wrote {len(frame)} officer-months of {frame['uid'].nunique()} officers to {out}")
         return 0
     if args.command == "rollout":
-        from middlestep.rollout import rollout
-
         if args.event_time is not None and args.estimand != "eventstudy":
-            raise pipeline.PipelineError("--event-time needs --estimand eventstudy")
-        result = rollout(
+            raise PipelineError("--event-time needs --estimand eventstudy")
+        result = commands.rollout(
             home,
             args.department,
             outcome=args.outcome,

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from middlestep.warehouse import connect
+
 SCHEMAS = ("raw", "staging", "intermediate", "marts")
 LOAD_TIME_COLUMNS = frozenset({"loaded_at"})
 FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")
@@ -26,7 +28,7 @@ def table_fingerprints(
     """``schema.table`` -> ``"<rows>:<hash>"`` for every table and view of ``schemas``."""
     if isinstance(warehouse, duckdb.DuckDBPyConnection):
         return _fingerprints(warehouse, schemas)
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
+    with connect(Path(warehouse), read_only=True) as connection:
         return _fingerprints(connection, schemas)
 
 

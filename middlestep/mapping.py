@@ -63,6 +63,8 @@ class DepartmentMapping:
     study_end_on: dt.date | None
     tables: tuple[TableMapping, ...] = field(default_factory=tuple)
     path: Path | None = None
+    # the department's defaults for the commands, e.g. {"sample": "main"} (middlestep/rollout.py)
+    defaults: dict[str, str] = field(default_factory=dict)
 
 
 def mapping_path(name: str, departments_dir: Path = DEPARTMENTS_DIR) -> Path:
@@ -99,6 +101,7 @@ def parse_mapping(document: dict, path: Path | None = None) -> DepartmentMapping
         study_end_on=_as_date(study.get("end_on")),
         tables=tables,
         path=path,
+        defaults={str(k): str(v) for k, v in (document.get("defaults") or {}).items()},
     )
 
 

@@ -14,14 +14,18 @@ half-applied is re-planned (``_build_recovering``).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from middlestep.warehouse import Home, WarehouseBusy, connect, is_lock_error, writer_lock
+from middlestep import commands
+from middlestep.snapshot import gate_of_latest_build
+from middlestep.warehouse import Home, WarehouseBusy, is_lock_error, writer_lock
+from middlestep.warehouse.builds import latest_build
+from middlestep.warehouse.readers import freshness
+from middlestep.warehouse.runlog import log_run, read_run_log
 
 log = logging.getLogger(__name__)
 
@@ -33,20 +37,6 @@ NEXT_STEP = {
     "gate": "`middlestep check` lists what failed; a corrected file in the next drop fixes data",
     "report": "see `middlestep report`; the build passed its gate",
     "lock": "the warehouse is busy: run again later (or pass --wait SECONDS)",
-}
-
-# raw table -> the column that dates its records, for data freshness
-EVENT_COLUMNS = {
-    "officers": "appointed_on",
-    "officer_units": "started_on",
-    "trial_assignments": "assigned_on",
-    "training_events": "attended_on",
-    "calls": "received_at",
-    "call_officers": "arrived_at",
-    "bwc_videos": "started_at",
-    "sso_codings": "coded_at",
-    "force_reports": "occurred_at",
-    "complaints": "received_at",
 }
 
 
@@ -62,8 +52,6 @@ class RunOutcome:
 
 def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0) -> RunOutcome:
     """Ingest a drop, run the models, gate, then analysis and report: one summary line."""
-    from middlestep import pipeline
-
     drop = Path(drop)
     name = drop.resolve().name
     started = time.monotonic()
@@ -83,7 +71,7 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
         with writer_lock(home, wait_s):
             stage = enter("ingest")
             log.info("run: ingest %s", drop)
-            summary = pipeline.ingest(home, drop, department)
+            summary = commands.ingest(home, drop, department)
             loaded_files = [f for f in summary.files if f.status == "loaded"]
             facts.update(
                 loaded=summary.rows_loaded,
@@ -104,7 +92,7 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
                 return _finish(home, name, facts, started, EXIT_OK, None, None)
             stage = enter("gate")
             log.info("run: gate")
-            gate = pipeline.check(home)
+            gate = commands.check(home)
             facts["gate_passed"] = gate.passed
             if not gate.passed:
                 reason = f"{gate.n_failed} gate checks failed on build {identity.build_id}"
@@ -112,7 +100,7 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
                 return _finish(home, name, facts, started, EXIT_FAILED, stage, reason)
             stage = enter("report")
             log.info("run: analysis and report")
-            paths = pipeline.report(home, summary.department_id)
+            paths = commands.report(home, summary.department_id)
             facts["report"] = str(paths.html)
             enter("done")
     except WarehouseBusy as busy:
@@ -130,21 +118,18 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
 def _build_recovering(home: Home):
     """The incremental build; if SQLMesh fails on state a killed run left half-applied, plan
     again from SQLMesh's state (a plan fills what is missing and restates what changed)."""
-    from middlestep import pipeline
     from middlestep.build import BuildError
 
-    incremental = pipeline.latest_build(home) is not None
+    incremental = latest_build(home) is not None
     try:
-        return pipeline.build(home, incremental=incremental)
+        return commands.build(home, incremental=incremental)
     except BuildError as error:
         log.warning("run: the build failed (%s); planning again", str(error).splitlines()[0])
-        return pipeline.build(home, incremental=False)
+        return commands.build(home, incremental=False)
 
 
 def _already_reported(home: Home, build_id: str) -> str | None:
     """The report of ``build_id`` if its gate passed and its report was written, else None."""
-    from middlestep.pipeline import gate_of_latest_build
-
     _, gate = gate_of_latest_build(home)
     if not gate or not gate.get("passed") or gate.get("build_id") != build_id:
         return None
@@ -196,9 +181,7 @@ def _finish(
         seconds=seconds,
     )
     if log_it:  # a refused run did not touch the warehouse: it is not the "last run"
-        from middlestep.pipeline import _log_run
-
-        _log_run(home, "run", **facts)
+        log_run(home, "run", **facts)
     return RunOutcome(exit_code, line, facts)
 
 
@@ -206,46 +189,7 @@ def _finish(
 # status
 
 
-def read_run_log(home: Home) -> list[dict[str, Any]]:
-    if not home.run_log.exists():
-        return []
-    entries = []
-    for line in home.run_log.read_text().splitlines():
-        try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut short by a killed process
-    return entries
-
-
-def freshness(home: Home) -> list[dict[str, Any]]:
-    """Per raw table: rows, the latest event date, and when its last batch was loaded."""
-    if not home.warehouse.exists():
-        return []
-    rows = []
-    with connect(home.warehouse, read_only=True) as connection:
-        for table, column in EVENT_COLUMNS.items():
-            latest_event, n_rows = connection.execute(
-                f'select max("{column}"), count(*) from raw.{table}'
-            ).fetchone()
-            batches, last_loaded = connection.execute(
-                "select count(*), max(loaded_at) from raw._batches where table_name = ?", [table]
-            ).fetchone()
-            rows.append(
-                {
-                    "table": table,
-                    "rows": n_rows,
-                    "latest_event": latest_event,
-                    "batches": batches,
-                    "last_loaded_at": last_loaded,
-                }
-            )
-    return rows
-
-
 def status_text(home: Home) -> str:
-    from middlestep.pipeline import gate_of_latest_build
-
     lines = [f"home: {home.root}"]
     entries = read_run_log(home)
     if not entries and not home.warehouse.exists():

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from middlestep.pipeline import PipelineError
+from middlestep.errors import PipelineError
 from middlestep.warehouse import connect
 
 PANEL_COLUMNS = (

@@ -14,20 +14,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.results import Effect
-from middlestep.pipeline import PipelineError, gated_build
-from middlestep.warehouse import Home, connect
+from middlestep.errors import PipelineError
+from middlestep.gate import ROLLOUT_EFFECTS
+from middlestep.jsonable import jsonable
+from middlestep.mapping import load_mapping, mapping_path
+from middlestep.snapshot import gated_snapshot
+from middlestep.warehouse import Home
+from middlestep.warehouse.readers import arms_and_cohorts
 
 UNGATED_LABEL = "UNGATED: not for publication"
-ROLLOUT_EFFECTS = "staggered roll-out effects"  # middlestep.gate.ROLLOUT_EFFECTS
 
-# The estimation sample a department's reports use by default. `main` and `omit-late` are the
-# samples of Roth & Sant'Anna (2023) for the Chicago roll-out (middlestep/panel.py SAMPLES).
-DEFAULT_SAMPLES: dict[str, str] = {"chicago": "main"}
 DEFAULT_PERMUTATIONS = 500
 
 
 def default_sample(department_id: str) -> str:
-    return DEFAULT_SAMPLES.get(department_id, "full")
+    """The estimation sample a department's reports use by default: `defaults: sample` of its
+    mapping file (departments/<department_id>.yaml; Chicago's is Roth & Sant'Anna's `main`),
+    else the full panel (middlestep/panel.py SAMPLES)."""
+    if not mapping_path(department_id).exists():
+        return "full"
+    return load_mapping(department_id).defaults.get("sample", "full")
 
 
 @dataclass(frozen=True)
@@ -45,8 +51,6 @@ class RolloutResult:
         return "GATED: quality gate passed" if self.is_gated else UNGATED_LABEL
 
     def to_dict(self) -> dict[str, Any]:
-        from middlestep.gate import jsonable
-
         return jsonable(
             {
                 **self.effect.to_dict(),
@@ -95,12 +99,7 @@ def supported(home: Home, department_id: str, gate: dict | None) -> dict[str, tu
         return {
             row["analysis"]: (bool(row.get("supported")), row.get("reason") or "") for row in rows
         }
-    with connect(home.warehouse, read_only=True) as connection:
-        arms, cohorts = connection.execute(
-            "select count(distinct arm), count(distinct cohort_month) from marts.dim_officers "
-            "where department_id = ?",
-            [department_id],
-        ).fetchone()
+    arms, cohorts = arms_and_cohorts(home, department_id)
     trial = (arms >= 2, "" if arms >= 2 else "no officers assigned to two trial arms")
     return {
         "randomization balance": trial,
@@ -148,7 +147,8 @@ def rollout(
     """One staggered roll-out estimate of a department's gated build (`middlestep rollout`)."""
     from analysis.rollout import rollout_effect
 
-    build_id, gate, is_gated = gated_build(home, allow_ungated)
+    snapshot = gated_snapshot(home, department, allow_ungated=allow_ungated)
+    build_id, gate, is_gated = snapshot.build_id, snapshot.gate, snapshot.is_gated
     _require_rollout(home, department, gate)
     sample = sample or default_sample(department)
     panel = _panel(home, department, sample)
@@ -183,7 +183,7 @@ def department_study(
 ):
     """The report's roll-out estimates of a department (`analysis.rollout.RolloutStudy`).
 
-    The caller has checked the gate (`pipeline.analyze`)."""
+    The caller has checked the gate (`middlestep.trial.analyze`)."""
     from analysis.rollout import rollout_study
     from middlestep.panel import SAMPLES
 

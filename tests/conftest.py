@@ -22,7 +22,7 @@ import shutil
 import pytest
 from nightly_support import NightlyDrops, build_nightly_drops, exclusive, shared_directory
 
-from middlestep import pipeline
+from middlestep import commands
 from middlestep.warehouse import PROJECT_ROOT, Home
 
 CHICAGO_DATA = PROJECT_ROOT / "data" / "chicago_pj"
@@ -58,9 +58,9 @@ def chicago_home(tmp_path_factory, request) -> Home:
         home = Home.resolve(root / "home")
         if not (root / "done").exists():
             shutil.rmtree(root, ignore_errors=True)  # a failed attempt of this session
-            pipeline.ingest(home, CHICAGO_DATA, "chicago")
-            pipeline.build(home)
-            pipeline.check(home)
+            commands.ingest(home, CHICAGO_DATA, "chicago")
+            commands.build(home)
+            commands.check(home)
             (root / "done").touch()
     return home
 

@@ -76,7 +76,7 @@ def exclusive(path: Path):
 
 
 def build_nightly_drops(root: Path) -> NightlyDrops:
-    from middlestep import pipeline
+    from middlestep import nightly
     from middlestep.fingerprint import table_fingerprints
     from middlestep.synth import load_scenario, simulate_department, write_export
     from middlestep.synth.drops import write_drops
@@ -96,7 +96,7 @@ def build_nightly_drops(root: Path) -> NightlyDrops:
             home = drops.clean_home(number)
             if number == 2:
                 shutil.copytree(drops.clean_home(1), home)
-            outcome = pipeline.nightly_run(Home.resolve(home), drops.drop(number), "synthetic")
+            outcome = nightly.run_nightly(Home.resolve(home), drops.drop(number), "synthetic")
             (root / f"outcome-{number}.json").write_text(
                 json.dumps({"exit_code": outcome.exit_code, "line": outcome.line})
             )

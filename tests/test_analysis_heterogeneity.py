@@ -6,8 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.heterogeneity import encounter_subgroups, subgroup_effects, subgroup_plot_png
+from analysis.heterogeneity import encounter_subgroups, subgroup_effects
 from benchmarks.planted import cached_department
+from middlestep.report.plots import subgroup_plot_png
 
 
 def test_planted_heterogeneity_by_mental_illness_is_detected():

@@ -8,7 +8,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from analysis.marts import load_marts, study_dates
+from analysis.marts import study_dates
+from middlestep.warehouse.marts import load_marts
 
 
 def write_marts(

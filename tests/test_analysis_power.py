@@ -10,14 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.force import force_effect
+from analysis.force import force_effect, poisson_did_month_fe
 from analysis.power import (
     analytic_mde,
     analytic_power,
     force_baseline,
     force_power,
     given_baseline,
-    poisson_did_month_fe,
     required_officers,
     sample_size_table,
     simulate_counts,

@@ -19,7 +19,7 @@ import pytest
 from analysis.staggered import staggered
 from analysis.staggered.api import _slow_statistics, _statistics, _targets
 from analysis.staggered.panel import prepare_panel
-from middlestep import pipeline
+from middlestep import commands
 from middlestep.cli import main
 from middlestep.gate import (
     COMMUNICATION_EFFECTS,
@@ -96,7 +96,7 @@ def test_rollout_command_prints_the_design_brief_fields(chicago_home, capsys):
 
 
 def test_chicago_report_shows_the_roll_out_not_the_trial(chicago_home):
-    paths = pipeline.report(chicago_home, "chicago", permutations=20)
+    paths = commands.report(chicago_home, "chicago", permutations=20)
     results = json.loads(paths.json.read_text())
     assert results["gate"]["passed"] is True and results["is_publishable"] is True
     study = results["rollout"]

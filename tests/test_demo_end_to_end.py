@@ -9,9 +9,9 @@ import json
 import duckdb
 import pytest
 
-from middlestep import pipeline
 from middlestep.cli import main
 from middlestep.contract import SSO_ITEMS
+from middlestep.demo import demo as run_demo
 from middlestep.synth import FILES
 from middlestep.warehouse import Home
 
@@ -24,7 +24,7 @@ NO_EFFECT = {"binary": 0.0, "rating": 0.0, "count": 1.0}  # a count effect is a 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     directory = tmp_path_factory.mktemp("demo")
-    paths = pipeline.demo(directory, seed=SEED, scale=SCALE)
+    paths = run_demo(directory, seed=SEED, scale=SCALE)
     return directory, paths
 
 

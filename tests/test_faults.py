@@ -28,10 +28,11 @@ import pyarrow.parquet as pq
 import pytest
 from nightly_support import use_test_hash_key
 
-from middlestep import pipeline
+from middlestep import commands, nightly
 from middlestep.cli import main
 from middlestep.fingerprint import differences, table_fingerprints
 from middlestep.warehouse import Home, writer_lock
+from middlestep.warehouse.readers import rejects_summary
 
 CRASH = Path(__file__).parent / "_crash.py"
 RUN_TIMEOUT_S = 600
@@ -112,7 +113,7 @@ def faulty(nightly_drops, tmp_path_factory):
         path.rename(misplaced / path.name)
     use_test_hash_key()
     home = Home.resolve(root / "home")
-    summary = pipeline.ingest(home, export, "synthetic")
+    summary = commands.ingest(home, export, "synthetic")
     return home, export, summary, lines
 
 
@@ -247,14 +248,14 @@ def test_a_key_repeated_in_a_later_file_is_kept_as_a_new_version(faulty):
 
 
 def test_the_report_lists_what_was_rejected_file_reason_and_rows(faulty):
-    from middlestep.report import _table
+    from middlestep.report.view import table
 
     home, _, summary, _ = faulty
-    rejects = pipeline._rejects_summary(home)
+    rejects = rejects_summary(home)
     assert {"source_file", "reason", "rows"} <= set(rejects.columns)
     assert rejects["rows"].sum() == summary.rows_rejected
     assert any("missing column ALLEGATION" in reason for reason in rejects["reason"])
-    rendered = _table(rejects)
+    rendered = table(rejects)
     assert "source_file" in rendered.columns and len(rendered.rows) == len(rejects)
 
 
@@ -288,7 +289,7 @@ def wait_for(process: subprocess.Popen, marker: str) -> None:
 
 
 def rerun_and_compare(home: Path, drop: Path, clean: dict[str, str]) -> None:
-    outcome = pipeline.nightly_run(Home.resolve(home), drop, "synthetic")
+    outcome = nightly.run_nightly(Home.resolve(home), drop, "synthetic")
     assert outcome.exit_code == 0, outcome.line
     assert differences(table_fingerprints(home / "warehouse.duckdb"), clean) == []
 
@@ -359,6 +360,7 @@ def test_a_second_writer_exits_75_and_a_reader_waits(nightly_drops, tmp_path, ca
 HOLD_WRITER_LOCK = """
 import sys, time
 from middlestep.warehouse import Home, writer_lock
+from middlestep.warehouse.readers import rejects_summary
 with writer_lock(Home.resolve(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(2)

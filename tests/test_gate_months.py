@@ -1,5 +1,5 @@
 """The gate validates only what changed since the last passed gate: an unchanged mart keeps its
-verdicts, a monthly mart is validated in its changed months (middlestep/gate_months.py)."""
+verdicts, a monthly mart is validated in its changed months (middlestep/gate/months.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from middlestep.gate import (
     record_gate,
     run_gate,
 )
-from middlestep.gate_months import MONTHLY_MARTS, WHOLE_TABLE
+from middlestep.gate.months import MONTHLY_MARTS, WHOLE_TABLE
 from middlestep.warehouse import PROJECT_ROOT
 from tests.test_gate import tiny_department, write_warehouse
 
@@ -292,7 +292,7 @@ ROW_LEVEL = {
 def test_every_expectation_of_a_monthly_mart_is_decidable_per_month():
     """Row-level checks are; the grain's uniqueness when the grain holds the month, or (fct_calls)
     because a call's latest version lies in one month; the row count is of the whole mart. A mart
-    with any other expectation must not be monthly (gate_months.MONTHLY_MARTS)."""
+    with any other expectation must not be monthly (gate/months.py MONTHLY_MARTS)."""
     specs = load_expectations()
     for mart, month in MONTHLY_MARTS.items():
         for spec in specs[mart]:

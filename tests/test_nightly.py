@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from nightly_support import use_test_hash_key
 
-from middlestep import pipeline
+from middlestep import commands, nightly
 from middlestep.build import run as sqlmesh_run
 from middlestep.fingerprint import differences, table_fingerprints
 from middlestep.mapping import load_mapping
@@ -86,16 +86,16 @@ def test_nightly_runs_report_one_line_and_build_the_marts_of_a_full_build(nightl
     assert "already loaded" in nightly_drops.outcome(2)["line"]
     use_test_hash_key()
     home = Home.resolve(tmp_path / "full")
-    pipeline.ingest(home, nightly_drops.export, "synthetic")
-    pipeline.build(home)
+    commands.ingest(home, nightly_drops.export, "synthetic")
+    commands.build(home)
     full = table_fingerprints(home.warehouse, ("intermediate", "marts"))
-    nightly = {
+    incremental = {
         name: value
         for name, value in nightly_drops.clean_fingerprints(2).items()
         if name.startswith(("intermediate.", "marts."))
     }
     assert len(full) >= 16
-    assert differences(full, nightly) == []
+    assert differences(full, incremental) == []
 
 
 def physical_table(connection, view: str) -> str:
@@ -135,7 +135,7 @@ def test_a_late_and_a_corrected_record_recompute_exactly_the_months_they_touch(l
         # mark every built month: a month recomputed by the next run loses the mark
         connection.execute(f"update {table} set force_reports = force_reports + 1000")
     use_test_hash_key()
-    pipeline.ingest(home, drop, "synthetic")
+    commands.ingest(home, drop, "synthetic")
     record = sqlmesh_run(home.warehouse, PROJECT_ROOT)
     assert record.restated_tables == ("force_reports",)
     assert record.restated_from == "2024-06-01"
@@ -172,7 +172,7 @@ def test_a_late_and_a_corrected_record_recompute_exactly_the_months_they_touch(l
 
 
 def test_status_shows_the_last_run_its_drops_freshness_and_what_to_do_next(nightly_drops):
-    text = pipeline.status(Home.resolve(nightly_drops.clean_home(2)))
+    text = nightly.status_text(Home.resolve(nightly_drops.clean_home(2)))
     assert "last run: " in text and "drop-002 (synthetic): OK" in text
     assert "drops run: drop-001 OK, drop-002 OK" in text
     assert re.search(r"rows loaded \d+, rejected 0", text)
@@ -184,11 +184,11 @@ def test_status_shows_the_last_run_its_drops_freshness_and_what_to_do_next(night
 
 def test_a_failed_run_says_where_why_and_what_next_and_status_repeats_it(nightly_drops, tmp_path):
     home = Home.resolve(nightly_drops.copy_home(2, tmp_path / "home"))
-    outcome = pipeline.nightly_run(home, tmp_path / "drop-missing", "synthetic")
+    outcome = nightly.run_nightly(home, tmp_path / "drop-missing", "synthetic")
     assert outcome.exit_code == 1
     assert outcome.line.startswith("middlestep run: FAILED drop-missing at ingest: ")
     assert "does not exist; next: " in outcome.line and "\n" not in outcome.line
-    text = pipeline.status(home)
+    text = nightly.status_text(home)
     assert "drop-missing (synthetic): FAILED" in text
     assert text.splitlines()[-1] == "next: " + outcome.details["next"]
 
@@ -197,7 +197,7 @@ def test_a_drop_run_again_loads_nothing_and_skips_the_gate_and_report(nightly_dr
     use_test_hash_key()
     home = Home.resolve(nightly_drops.copy_home(2, tmp_path / "home"))
     before = table_fingerprints(home.warehouse)
-    outcome = pipeline.nightly_run(home, nightly_drops.drop(2), "synthetic")
+    outcome = nightly.run_nightly(home, nightly_drops.drop(2), "synthetic")
     assert outcome.exit_code == 0, outcome.line
     assert "loaded 0 rejected 0 (0 files loaded, 11 already loaded)" in outcome.line
     assert "(nothing new: already gated and reported)" in outcome.line

@@ -19,7 +19,7 @@ from middlestep.plan import (
     plan_path,
     plan_status,
 )
-from middlestep.plan_registry import post_period_outcomes_seen, register_plan, registrations
+from middlestep.plan.registry import post_period_outcomes_seen, register_plan, registrations
 
 ROOT = Path(__file__).resolve().parent.parent
 

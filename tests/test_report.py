@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from analysis.results import Effect
+from middlestep.provenance import code_version
 from middlestep.report import (
     UNGATED_LABEL,
     ReportContext,
-    code_version,
     describe_effect,
     forest_plot_png,
     write_report,

@@ -13,6 +13,9 @@ returns an `Effect` (a list of them for several event times):
 Neyman SE; the 95% interval and p-value use the design-based SE. With `permutations=B` a Fisher
 randomization test permutes the cohort labels: `rng="r"` reproduces R's draws (seeds 1..B, R's
 label order and chaining across event times), `rng="numpy"` draws from numpy with `seed`.
+
+Over 400 lines: the estimands' targets, the statistics and the Fisher test are one pass over
+the cohort summaries, and tests/test_staggered_spec_vectors.py pins them against R together.
 """
 
 from __future__ import annotations

@@ -19,6 +19,25 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from middlestep.synth.clock import format_days, format_timestamps, utc_to_local
+from middlestep.synth.codes import (
+    ALLEGATION_CODES,
+    ARM_CODES,
+    CALL_TYPE_CODES,
+    CODEBOOK_VERSION_CODES,
+    CURRICULUM_CODES,
+    DISPOSITION_CODES,
+    FINDING_CODES,
+    FORCE_LEVEL_CODES,
+    FORCE_TYPE_CODES,
+    RACE_CODES,
+    RANK_CODES,
+    RESISTANCE_CODES,
+    ROLE_CODES,
+    SEX_CODES,
+    STRATUM_GROUP_CODES,
+    STRATUM_PERIOD_CODES,
+)
+from middlestep.synth.scenario import study_years
 
 log = logging.getLogger(__name__)
 
@@ -26,70 +45,6 @@ TIMESTAMP_FORMAT = "%m/%d/%Y %H:%M:%S"  # the department's CSV files
 CAD_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # the CAD system's Parquet files
 DATE_FORMAT = "%m/%d/%Y"
 
-# canonical code -> the department's code
-SEX_CODES = {"male": "M", "female": "F", "unknown": "U"}
-RACE_CODES = {"white": "W", "black": "B", "hispanic": "H", "asian": "A", "other": "O"}
-RANK_CODES = {"officer": "PO", "master_officer": "MPO", "sergeant": "SGT"}
-ARM_CODES = {"treatment": "Immediate", "control": "Waitlist"}
-CURRICULUM_CODES = {"de-escalation": "DEESC"}
-CALL_TYPE_CODES = {
-    "traffic_stop": "TS",
-    "suspicious_person": "SUSP",
-    "disturbance": "DIST",
-    "domestic": "DOM",
-    "theft": "THEFT",
-    "alarm": "ALARM",
-    "welfare_check": "WELF",
-    "mental_health": "MH",
-    "assault": "ASLT",
-    "noise": "NOISE",
-    "traffic_crash": "ACC",
-}
-DISPOSITION_CODES = {
-    "report": "RPT",
-    "advised": "ADV",
-    "gone_on_arrival": "GOA",
-    "unfounded": "UNF",
-    "arrest": "ARR",
-    "citation": "CIT",
-}
-ROLE_CODES = {"primary": "P", "backup": "B"}
-STRATUM_GROUP_CODES = {"crime": "CRM", "disorder": "DIS", "service": "SVC", "traffic": "TRF"}
-STRATUM_PERIOD_CODES = {"pre": "PRE", "post": "POST"}
-CODEBOOK_VERSION_CODES = {"v1": "SSO-2024a"}
-FORCE_TYPE_CODES = {
-    "hands_on": "HANDS",
-    "takedown": "TKDN",
-    "strike": "STRK",
-    "chemical_agent": "OC",
-    "conducted_energy_device": "CEW",
-    "canine": "K9",
-    "impact_weapon": "BATON",
-    "firearm": "FIREARM",
-}
-FORCE_LEVEL_CODES = {1: "L1", 2: "L2", 3: "L3"}
-RESISTANCE_CODES = {
-    "none": "NONE",
-    "passive": "PASSIVE",
-    "active": "ACTIVE",
-    "aggressive": "AGGR",
-    "deadly": "DEADLY",
-}
-ALLEGATION_CODES = {
-    "discourtesy": "DISC",
-    "improper_procedure": "IMP",
-    "excessive_force": "EXF",
-    "conduct_unbecoming": "CUB",
-    "bias": "BIAS",
-}
-FINDING_CODES = {
-    "sustained": "SUS",
-    "not_sustained": "NS",
-    "unfounded": "UNF",
-    "exonerated": "EXON",
-    "other": "WD",
-    "pending": "PEND",
-}
 # the coding sheet's column for every SSO codebook item
 SSO_COLUMNS = {
     "personal_conversation": "Q01_PERS_CONV",
@@ -184,9 +139,7 @@ class _Clock:
 
 def department_tables(sim) -> dict[str, pa.Table]:
     """The export files' contents (file name -> table), from the canonical frames."""
-    from middlestep.synth.generator import _Study  # the study's years, for DST
-
-    clock = _Clock(_Study(sim.scenario, sim.scale).years)
+    clock = _Clock(study_years(sim.scenario))  # the study's years, for DST
     facts = sim.officer_facts.set_index(sim.officer_facts["officer_id"].astype(str))
     officers = sim.officers
     officer_keys = officers["officer_id"].astype(str)

@@ -38,6 +38,10 @@ The frames of a ``SimulatedDepartment`` are in the canonical raw contract's form
 (middlestep/contract.py): canonical names and codes, timestamps in UTC. ``write_export``
 (middlestep/synth/export.py) writes them in the department's own format, and
 ``compute_truth`` (middlestep/synth/truth.py) the planted effects and estimands.
+
+Over 400 lines: the department is drawn in one seeded sequence (officers, assignment,
+training, calls, videos, codings, force, complaints); splitting the sequence would scatter the
+random streams a given seed must reproduce.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ from middlestep.synth.encounters import (
     draw_true_counts,
     encounter_truth,
 )
-from middlestep.synth.scenario import as_date, month_starts, validate_scenario
+from middlestep.synth.scenario import as_date, month_starts, study_years, validate_scenario
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +219,7 @@ class _Study:
         self.control_cohort_day = day_number(as_date(training["control_cohort_on"]))
         self.month_start_days = np.array([day_number(m) for m in month_starts(scenario)])
         self.month_days = np.diff(np.append(self.month_start_days, self.end_day + 1))
-        self.years = (date_of(self.randomized_day).year - 1, date_of(self.export_day).year + 1)
+        self.years = study_years(scenario)
         self.n_trial = max(int(round(scenario["officers"]["n_trial"] * scale)), 2)
         self.n_non_trial = int(round(scenario["officers"]["n_non_trial"] * scale))
         self.n_officers = self.n_trial + self.n_non_trial

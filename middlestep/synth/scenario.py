@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from middlestep.contract import SSO_ITEMS
+from middlestep.synth.codes import CALL_TYPE_CODES, STRATUM_GROUP_CODES
 
 DEFAULT_SCENARIO_PATH = Path(__file__).with_name("default_scenario.yaml")
 
@@ -120,7 +121,6 @@ def validate_scenario(scenario: dict) -> None:
             if call_type not in scenario["calls"]["types"]:
                 raise ScenarioError(f"sso_items.{name}: unknown call type {call_type}")
         seen.append(name)
-    from middlestep.synth.export import CALL_TYPE_CODES, STRATUM_GROUP_CODES
 
     # the department's codes are fixed in departments/synthetic.yaml
     unknown_types = set(scenario["calls"]["types"]) - set(CALL_TYPE_CODES)
@@ -159,6 +159,13 @@ def as_date(value: Any) -> dt.date:
     if isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value))
+
+
+def study_years(scenario: dict) -> tuple[int, int]:
+    """The calendar years the study's clock must cover: a year either side of randomization and
+    export (for the time-zone changes)."""
+    study = scenario["study"]
+    return as_date(study["randomized_on"]).year - 1, as_date(study["export_on"]).year + 1
 
 
 def month_starts(scenario: dict) -> list[dt.date]:

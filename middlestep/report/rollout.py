@@ -6,7 +6,7 @@
 * a wait-list trial: its force and complaint effects by the staggered estimators beside the
   Poisson difference-in-differences rate ratio.
 
-The sections use `middlestep.report_sections.Section`, which both templates render.
+The sections use `middlestep.report.sections.Section`, which both templates render.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from analysis.results import Effect
-from middlestep.report_sections import Plot, Section
+from middlestep.report.plots import event_study_png
+from middlestep.report.sections import Plot, Section
 
 PUBLISHED_NOTE = (
     "Published estimates: this repository holds no published figures of the Chicago roll-out "
@@ -102,7 +103,7 @@ def study_sections(study) -> list[Section]:
     plots = tuple(
         Plot(
             f"event_study_{outcome}.png",
-            study.event_study_png(outcome),
+            event_study_png(study.event_studies, outcome, title=study.plot_title(outcome)),
             f"Event study of {OUTCOME_LABELS.get(outcome, outcome)}: effect by months since "
             "training, efficient and Callaway & Sant'Anna estimators, 95% intervals",
         )

@@ -149,8 +149,8 @@ def checks_version(expectations_file: Path, conditions: Mapping[str, bool] | Non
     decide which expectations run). A change of any of them re-validates the whole mart."""
     digest = hashlib.sha256(Path(expectations_file).read_bytes())
     digest.update(CODEBOOK_CSV.read_bytes())  # the expectations of the SSO items come from it
-    for module in ("gate.py", "gate_months.py"):
-        digest.update((Path(__file__).parent / module).read_bytes())
+    for module in sorted(Path(__file__).parent.glob("*.py")):  # the gate's code
+        digest.update(module.read_bytes())
     digest.update(importlib.metadata.version("great_expectations").encode())
     digest.update(repr(sorted((conditions or {}).items())).encode())
     return digest.hexdigest()[:16]
@@ -228,7 +228,7 @@ def last_passed(con: duckdb.DuckDBPyConnection) -> Baseline | None:
 def record_months(
     con: duckdb.DuckDBPyConnection, checked_at: dt.datetime, build_id: str | None, scope
 ) -> None:
-    """Store the scope's month fingerprints (``meta.gate_months``: gate.ensure_meta_tables)."""
+    """Store the scope's month fingerprints (``meta.gate_months``: records.ensure_meta_tables)."""
     if not scope.fingerprints:  # an empty mart (a department without calls): nothing to vouch for
         return
     con.executemany(
@@ -243,7 +243,7 @@ def record_months(
 def record_mart(
     con: duckdb.DuckDBPyConnection, checked_at: dt.datetime, build_id: str | None, state
 ) -> None:
-    """Store the mart's whole fingerprint (``meta.gate_marts``: gate.ensure_meta_tables)."""
+    """Store the mart's whole fingerprint (``meta.gate_marts``: records.ensure_meta_tables)."""
     if state.fingerprint is None:  # rows of no part: nothing to vouch for
         return
     con.execute(

@@ -8,7 +8,7 @@ import json
 
 import duckdb
 
-from middlestep.plan import AnalysisPlan, Registration
+from middlestep.plan.spec import AnalysisPlan, Registration
 
 PLAN_REGISTRATIONS_DDL = """
 create table if not exists meta.plan_registrations (

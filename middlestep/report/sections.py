@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.results import Effect
+from middlestep.report.plots import power_curve_png, subgroup_plot_png
 
 
 @dataclass(frozen=True)
@@ -289,8 +290,6 @@ def open_box_sections(
     if box.power is not None:
         plots = []
         if box.power_curve is not None:
-            from analysis.power import power_curve_png
-
             png = power_curve_png(box.power_curve, box.power_simulated, title="Power for force")
             plots.append(Plot("power_curve.png", png, "Power to detect a change in force"))
         tables = []
@@ -400,8 +399,6 @@ def open_box_sections(
         )
     heterogeneity = heterogeneity_sentences(box)
     if heterogeneity:
-        from analysis.heterogeneity import subgroup_plot_png
-
         png = subgroup_plot_png(box.heterogeneity)
         table = pd.concat([r.frame() for r in box.heterogeneity if r.effects], ignore_index=True)
         sections.append(

@@ -7,7 +7,7 @@ Its hash is taken over its parsed content (comments and layout do not count), so
 is not a change of plan.
 
 Registration (`middlestep plan register`) records the hash, the date and the post-period
-outcome data the warehouse held at that moment (`middlestep/plan_registry.py`). The binding plan
+outcome data the warehouse held at that moment (`middlestep/plan/registry.py`). The binding plan
 is the earliest registration made before any post-period outcome was loaded; every difference
 between it and the plan used is a deviation, and the report lists each one with what had been
 seen when it was made.
@@ -27,7 +27,7 @@ import yaml
 
 from middlestep.contract import SSO_ITEMS
 
-PLANS_DIR = Path(__file__).resolve().parent.parent / "plans"
+PLANS_DIR = Path(__file__).resolve().parents[2] / "plans"
 
 # Officer-month counts of marts.fct_officer_months that a plan may name as outcomes.
 OFFICER_MONTH_OUTCOMES = (

@@ -1,0 +1,163 @@
+"""One function per command of the `middlestep` CLI: synth, ingest, build, check, analyze,
+report, power, panel, rollout. They are thin: each checks what it is given, reads the build
+snapshot once (middlestep/snapshot.py) and calls the step that does the work.
+
+Each writing step holds the warehouse's single-writer lock; readers open the file read-only.
+Every step appends a line to the run log (``<home>/runs.jsonl``) that `middlestep status` reads.
+The nightly job and the demo (middlestep/nightly.py, middlestep/demo.py) run these in sequence.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from middlestep import gate as quality_gate
+from middlestep import trial
+from middlestep.errors import PipelineError
+from middlestep.provenance import provenance, synthetic_truth
+from middlestep.snapshot import gated_snapshot
+from middlestep.warehouse import PROJECT_ROOT, Home, writer_lock
+from middlestep.warehouse.builds import BuildIdentity, latest_build, record_build
+from middlestep.warehouse.readers import rejects_summary
+from middlestep.warehouse.runlog import log_run
+
+log = logging.getLogger(__name__)
+
+
+def synthesize(
+    out: Path, scenario: Path | None, seed: int, scale: float, drops: int | None = None
+) -> Path:
+    from middlestep.synth import run_synth
+
+    return run_synth(Path(out), scenario, seed, scale, drops=drops)
+
+
+def ingest(home: Home, export_dir: Path, department: str, *, wait_s: float = 0.0):
+    from middlestep.ingest import ingest_export
+    from middlestep.mapping import MappingError, load_mapping
+
+    try:
+        mapping = load_mapping(department)
+    except MappingError as error:
+        raise PipelineError(str(error)) from error
+    if not Path(export_dir).is_dir():
+        raise PipelineError(f"export directory {export_dir} does not exist")
+    with writer_lock(home, wait_s):
+        summary = ingest_export(home, Path(export_dir), mapping)
+    log_run(
+        home,
+        "ingest",
+        department=mapping.department_id,
+        export_dir=str(export_dir),
+        rows_read=summary.rows_read,
+        rows_loaded=summary.rows_loaded,
+        rows_rejected=summary.rows_rejected,
+        warnings=summary.warnings,
+    )
+    return summary
+
+
+def build(home: Home, *, wait_s: float = 0.0, incremental: bool = False) -> BuildIdentity:
+    from middlestep import build as sqlmesh_build
+
+    if not home.warehouse.exists():
+        raise PipelineError(f"no warehouse at {home.warehouse}: run `middlestep ingest` first")
+    with writer_lock(home, wait_s):
+        step = sqlmesh_build.run if incremental else sqlmesh_build.build
+        record = step(home.warehouse, PROJECT_ROOT)
+        identity = record_build(home, record)
+    log_run(home, "build", build_id=identity.build_id, incremental=incremental)
+    return identity
+
+
+def check(home: Home, *, wait_s: float = 0.0, full: bool = False):
+    """The quality gate of the latest build; the monthly marts in the months changed since
+    the last passed gate unless `full` (middlestep/gate/months.py)."""
+    # the lock covers the gate's reads too: no writer may change the build it checks
+    with writer_lock(home, wait_s):
+        identity = latest_build(home)
+        if identity is None:
+            raise PipelineError("nothing to check: run `middlestep build` first")
+        result = quality_gate.run_gate(home.warehouse, build_id=identity.build_id, full=full)
+        quality_gate.record_gate(home.warehouse, result)
+    log_run(home, "check", build_id=identity.build_id, passed=result.passed)
+    return result
+
+
+def analyze(
+    home: Home,
+    department: str | None = None,
+    *,
+    allow_ungated: bool = False,
+    include_unreliable: bool = False,
+    settings: Any = None,
+) -> trial.Analysis:
+    """The gated build's effect estimates for one department (middlestep/trial.py)."""
+    snapshot = gated_snapshot(home, department, allow_ungated=allow_ungated)
+    return trial.analyze(home, snapshot, include_unreliable=include_unreliable, settings=settings)
+
+
+def power(home: Home | None, department: str | None = None, **options: Any):
+    """(PowerResult, sample-size table) of a department's force outcome (middlestep/trial.py)."""
+    return trial.power(home, department, **options)
+
+
+def report(
+    home: Home,
+    department: str | None = None,
+    *,
+    allow_ungated: bool = False,
+    include_unreliable: bool = False,
+    permutations: int | None = None,
+):
+    from analysis.memo import memo_directory
+    from middlestep.report import ReportContext, write_report
+
+    settings = None
+    if permutations is not None:  # Fisher randomization draws per estimate
+        from analysis.open_box import Settings
+
+        settings = Settings(n_permutations=permutations, cache_dir=home.analysis_cache)
+    snapshot = gated_snapshot(home, department, allow_ungated=allow_ungated)
+    analysis = trial.analyze(
+        home, snapshot, include_unreliable=include_unreliable, settings=settings
+    )
+    context = ReportContext(
+        department_id=analysis.department_id,
+        title=f"Training evaluation: {analysis.department_id}",
+        effects=analysis.effects,
+        balance=analysis.balance,
+        gate=snapshot.gate or {"passed": False, "failures": ["the gate never ran for this build"]},
+        reliability=analysis.reliability,
+        rejects=rejects_summary(home),
+        provenance=provenance(home, snapshot.identity),
+        is_gated=analysis.is_gated,
+        truth=synthetic_truth(home),
+        open_box=analysis.open_box,
+        reliability_items=analysis.reliability_items,
+        excluded_items=tuple(analysis.excluded_items),
+        analysis_notes=tuple(analysis.notes),
+        rollout=analysis.rollout,
+        rollout_effects=tuple(analysis.rollout_effects),
+    )
+    with memo_directory(home.analysis_cache):  # the plots, redrawn only when they change
+        paths = write_report(home.report_dir, context)
+    log_run(home, "report", build_id=analysis.build_id, path=str(paths.html))
+    return paths
+
+
+def panel(home: Home, department: str, sample: str, *, trial_id: str | None, out: Path):
+    """Write a roll-out's balanced officer x month panel; returns (frame, path written)."""
+    from middlestep.panel import balanced_panel, write_panel
+
+    frame = balanced_panel(home.warehouse, department, sample, trial_id=trial_id)
+    return frame, write_panel(frame, out)
+
+
+def rollout(home: Home, department: str, **options: Any):
+    """One staggered roll-out estimate of a gated build (middlestep/rollout.py)."""
+    from middlestep.rollout import rollout as estimate
+
+    return estimate(home, department, **options)

@@ -1,0 +1,81 @@
+"""What a report shows (:class:`ReportContext`, gathered by the caller from the warehouse and the
+estimators), where it was written (:class:`ReportPaths`), and its labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.results import Effect
+
+UNGATED_LABEL = "UNGATED: not for publication"
+GATED_LABEL = "GATED: quality gate passed"
+
+RATIO_SCALES = ("rate_ratio", "odds_ratio")
+ALPHA_THRESHOLD = 0.667
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Everything a report shows; the caller gathers it from the warehouse and the estimators.
+
+    `gate` is the dict form of the gate result (`GateResult.to_dict()` or `latest_gate()`):
+    passed, failures, warnings, analyses. `provenance` holds input files (sha256, row counts),
+    model names and versions, code version, seed and scenario (synthetic), build_id and
+    generated_at. `truth`, for synthetic departments: outcome -> planted effect, either a number
+    or a dict with `estimand` and/or `planted`.
+    """
+
+    department_id: str
+    title: str
+    effects: Sequence[Effect] = ()
+    balance: pd.DataFrame | None = None
+    gate: Mapping[str, Any] | None = None
+    reliability: pd.DataFrame | None = None
+    rejects: pd.DataFrame | None = None
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    is_gated: bool = False
+    truth: Mapping[str, Any] | None = None
+    open_box: Any = None  # analysis.open_box.OpenBox: power, mediation, subgroups, ...
+    reliability_items: pd.DataFrame | None = None  # alpha and kappa with bootstrap intervals
+    excluded_items: tuple[str, ...] = ()  # unreliable items left out of the confirmatory set
+    analysis_notes: tuple[str, ...] = ()
+    rollout: Any = None  # analysis.rollout.RolloutStudy of a roll-out department
+    rollout_effects: Sequence[Effect] = ()  # a wait-list trial read as a staggered roll-out
+
+    @property
+    def gate_passed(self) -> bool:
+        return bool(self.gate) and self.gate.get("passed") is True
+
+    @property
+    def is_publishable(self) -> bool:
+        """Gated estimates on a build whose gate passed."""
+        return self.is_gated and self.gate_passed
+
+    @property
+    def status(self) -> str:
+        return GATED_LABEL if self.is_publishable else UNGATED_LABEL
+
+    @property
+    def ungated_reason(self) -> str | None:
+        if not self.is_gated:
+            return "the estimates were computed without the quality gate"
+        if not self.gate:
+            return "there is no quality-gate result for this build"
+        if not self.gate_passed:
+            return "the quality gate failed for this build"
+        return None
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    out_dir: Path
+    html: Path
+    markdown: Path
+    json: Path
+    forest_plot: Path | None

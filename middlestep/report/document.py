@@ -1,0 +1,121 @@
+"""Writing a report: ``index.html``, ``report.md`` (with ``forest_plot.png`` beside it) and
+``results.json``, the machine-readable document.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from middlestep.jsonable import jsonable
+from middlestep.report.context import ALPHA_THRESHOLD, ReportContext, ReportPaths
+from middlestep.report.plots import forest_plot_png
+from middlestep.report.rollout import rollout_sections
+from middlestep.report.sections import open_box_sections
+from middlestep.report.summary import summary_sentences
+from middlestep.report.view import render, section_view, view_model
+
+
+def write_report(out_dir: Path, context: ReportContext) -> ReportPaths:
+    """Write index.html, report.md, results.json (and forest_plot.png) into `out_dir`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    provenance = dict(context.provenance)
+    provenance.setdefault("generated_at", datetime.now(UTC).isoformat(timespec="seconds"))
+
+    png = forest_plot_png(context.effects, truth=context.truth, title=context.title)
+    plot_path = None
+    if png is not None:
+        plot_path = out_dir / "forest_plot.png"
+        plot_path.write_bytes(png)
+
+    summary = summary_sentences(context)
+    view = view_model(context, provenance, summary)
+    sections = rollout_sections(context.rollout, context.rollout_effects, context.effects)
+    sections += open_box_sections(
+        context.open_box,
+        context.effects,
+        context.reliability_items,
+        context.excluded_items,
+        ALPHA_THRESHOLD,
+    )
+    for section in sections:
+        for plot in section.plots:
+            (out_dir / plot.file_name).write_bytes(plot.png)
+    view["sections"] = [section_view(section) for section in sections]
+
+    html_path = out_dir / "index.html"
+    markdown_path = out_dir / "report.md"
+    json_path = out_dir / "results.json"
+    html_path.write_text(
+        render(
+            "report.html.j2",
+            view,
+            plot_data_uri=(
+                "data:image/png;base64," + base64.b64encode(png).decode("ascii") if png else None
+            ),
+        ),
+        encoding="utf-8",
+    )
+    markdown_path.write_text(
+        render("report.md.j2", view, plot_file=plot_path.name if plot_path else None),
+        encoding="utf-8",
+    )
+    json_path.write_text(
+        json.dumps(
+            results_document(context, provenance, summary), indent=2, allow_nan=False, default=str
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return ReportPaths(
+        out_dir=out_dir,
+        html=html_path,
+        markdown=markdown_path,
+        json=json_path,
+        forest_plot=plot_path,
+    )
+
+
+def results_document(
+    context: ReportContext,
+    provenance: Mapping[str, Any] | None = None,
+    summary: Mapping[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """The machine-readable report (what results.json holds)."""
+
+    def records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
+        if frame is None:
+            return []
+        return jsonable(frame.astype(object).where(frame.notna(), None).to_dict("records"))
+
+    return jsonable(
+        {
+            "status": context.status,
+            "is_gated": context.is_gated,
+            "is_publishable": context.is_publishable,
+            "ungated_reason": context.ungated_reason,
+            "department_id": context.department_id,
+            "title": context.title,
+            "summary": dict(summary or summary_sentences(context)),
+            "effects": [effect.to_dict() for effect in context.effects],
+            "truth": dict(context.truth) if context.truth else None,
+            "balance": records(context.balance),
+            "gate": dict(context.gate) if context.gate else None,
+            "reliability": records(context.reliability),
+            "rejects": records(context.rejects),
+            "open_box": context.open_box.to_dict() if context.open_box is not None else None,
+            "reliability_items": records(context.reliability_items),
+            "excluded_items": list(context.excluded_items),
+            "analysis_notes": list(context.analysis_notes),
+            "rollout": context.rollout.to_dict() if context.rollout is not None else None,
+            "rollout_effects": [effect.to_dict() for effect in context.rollout_effects],
+            "provenance": dict(provenance if provenance is not None else context.provenance),
+        }
+    )

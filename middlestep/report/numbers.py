@@ -1,0 +1,60 @@
+"""Numbers and labels as the report writes them: finite or not, three significant digits,
+outcome names in words, whether an interval excludes no effect, the planted truth of an outcome."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from analysis.results import Effect
+from middlestep.report.context import RATIO_SCALES
+
+
+def outcome_label(outcome: str) -> str:
+    return outcome.replace("_", " ")
+
+
+def null_value(effect: Effect) -> float:
+    return 1.0 if effect.scale in RATIO_SCALES else 0.0
+
+
+def is_detectable(effect: Effect) -> bool:
+    """The 95% interval excludes no effect (0 for differences, 1 for ratios)."""
+    low, high = effect.ci_low, effect.ci_high
+    if finite(low) and finite(high):
+        null = null_value(effect)
+        return low > null or high < null
+    return finite(effect.p_value) and effect.p_value < 0.05
+
+
+def truth_for(truth: Mapping[str, Any] | None, outcome: str) -> dict[str, float]:
+    """The planted effect and estimand of `outcome` from a truth mapping (may be empty)."""
+    if not truth:
+        return {}
+    outcomes = truth.get("outcomes") if isinstance(truth.get("outcomes"), Mapping) else truth
+    value = outcomes.get(outcome)
+    if isinstance(value, Mapping):
+        found = {
+            key: float(value[key])
+            for key in ("estimand", "planted", "effect", "planted_effect")
+            if isinstance(value.get(key), int | float) and not isinstance(value.get(key), bool)
+        }
+        if "planted" not in found:
+            for alias in ("effect", "planted_effect"):
+                if alias in found:
+                    found["planted"] = found[alias]
+        return {key: found[key] for key in ("estimand", "planted") if key in found}
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"estimand": float(value)}
+    return {}
+
+
+def finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def num(value: float) -> str:
+    if not finite(value):
+        return "n/a"
+    return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"

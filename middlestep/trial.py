@@ -1,0 +1,278 @@
+"""The trial's analysis of a build: which estimates a department's data gets, in which order,
+and what is left out and why (the reliability policy: unreliable SSO items leave the confirmatory
+set). The estimators themselves are in ``analysis/``; a roll-out department's go through
+``middlestep/rollout.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from middlestep import rollout
+from middlestep.contract import SSO_ITEMS
+from middlestep.errors import PipelineError
+from middlestep.jsonable import jsonable
+from middlestep.snapshot import BuildSnapshot, gate_of_latest_build
+from middlestep.warehouse import Home
+from middlestep.warehouse.marts import load_codings, load_marts
+from middlestep.warehouse.readers import call_type_groups, only_department
+
+
+@dataclass
+class Analysis:
+    department_id: str
+    is_gated: bool
+    build_id: str | None
+    effects: list = field(default_factory=list)
+    balance: Any = None
+    reliability: Any = None
+    notes: list[str] = field(default_factory=list)
+    reliability_items: Any = None  # per item: alpha and kappa with bootstrap intervals
+    excluded_items: list[str] = field(default_factory=list)  # unreliable, left out
+    open_box: Any = None  # analysis.open_box.OpenBox
+    # staggered roll-out estimators (middlestep/rollout.py): the whole study of a roll-out
+    # department, and a wait-list trial's force/complaint effects read as a two-cohort roll-out
+    rollout: Any = None  # analysis.rollout.RolloutStudy
+    rollout_effects: list = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+
+        reliability = self.reliability_items
+        return jsonable(
+            {
+                "department_id": self.department_id,
+                "gated": self.is_gated,
+                "build_id": self.build_id,
+                "effects": [effect.to_dict() for effect in self.effects],
+                "excluded_items": list(self.excluded_items),
+                "reliability_items": (
+                    reliability.astype(object).where(reliability.notna(), None).to_dict("records")
+                    if reliability is not None
+                    else []
+                ),
+                **(self.open_box.to_dict() if self.open_box is not None else {}),
+                "rollout_effects": [effect.to_dict() for effect in self.rollout_effects],
+                "rollout": self.rollout.to_dict() if self.rollout is not None else None,
+                "notes": self.notes,
+            }
+        )
+
+    def text(self) -> str:
+        banner = [] if self.is_gated else ["UNGATED: not for publication", ""]
+        blocks = [effect.summary() for effect in self.effects]
+        box = self.open_box
+        if box is not None:
+            if box.power is not None:
+                blocks.append(box.power.summary())
+            if box.summary_index is not None:
+                blocks.append(box.summary_index.summary())
+            blocks += [effect.summary() for effect in box.complier_effects]
+            blocks += [result.summary() for result in box.mediation]
+            blocks += [result.summary() for result in box.heterogeneity]
+            if box.multiple_outcomes is not None:
+                blocks.append(box.multiple_outcomes.to_string(index=False))
+        blocks += [effect.summary() for effect in self.rollout_effects]
+        if self.rollout is not None:
+            blocks.append(self.rollout.estimates_frame().to_string(index=False))
+        if self.excluded_items:
+            blocks.append(
+                "left out as unreliable (Krippendorff's alpha below the threshold): "
+                + ", ".join(self.excluded_items)
+            )
+        return "\n".join(banner + blocks + [f"note: {note}" for note in self.notes])
+
+
+def analyze(
+    home: Home,
+    snapshot: BuildSnapshot,
+    *,
+    include_unreliable: bool = False,
+    reliability_threshold: float = 0.667,
+    settings: Any = None,
+) -> Analysis:
+    """The effect estimates of the snapshot's build for its department.
+
+    Communication items whose Krippendorff's alpha (`marts.rpt_sso_reliability`) is below
+    `reliability_threshold` are left out of the confirmatory estimates unless
+    `include_unreliable`. Beside the ITT estimates: Fisher randomization p-values, power and the
+    MDE for force, adjusted p-values and the summary index, complier (2SLS) effects, mediation
+    and subgroup effects (analysis/open_box.py; `settings` sizes the simulations). Without
+    `settings`, estimates are memoized under the home (`Home.analysis_cache`, analysis/memo.py):
+    a nightly run refits only those whose data changed.
+    """
+    from analysis.memo import memo_directory, prune
+    from analysis.open_box import Settings
+
+    settings = settings or Settings(cache_dir=home.analysis_cache)
+    with memo_directory(settings.cache_dir):
+        analysis = _analyze(home, snapshot, include_unreliable, reliability_threshold, settings)
+    prune(settings.cache_dir)
+    return analysis
+
+
+def _analyze(
+    home: Home,
+    snapshot: BuildSnapshot,
+    include_unreliable: bool,
+    reliability_threshold: float,
+    settings: Any,
+) -> Analysis:
+    from analysis.balance import balance_table
+    from analysis.communication import itt_effects
+    from analysis.force import force_effect
+    from analysis.open_box import add_fisher_p_values, open_box
+    from analysis.reliability import item_reliability, unreliable_items
+
+    department_id, gate = snapshot.department_id, snapshot.gate
+    analysis = Analysis(department_id, snapshot.is_gated, snapshot.build_id)
+    if rollout.is_rollout_only(home, department_id, gate):
+        # a staggered roll-out without randomized arms (Chicago): its estimators only
+        analysis.rollout = rollout.department_study(
+            home, department_id, permutations=settings.n_permutations, seed=settings.seed
+        )
+        analysis.effects = analysis.rollout.headline_effects()
+        analysis.notes += analysis.rollout.notes
+        return analysis
+    marts = load_marts(home.warehouse, department_id)
+    analysis.balance = balance_table(marts.officers, marts.officer_months)
+    waiting = _trial_not_yet_estimable(marts)
+    if waiting:
+        # early in a trial (a nightly run before post-training data): balance only, said so
+        analysis.notes.append(waiting)
+        return analysis
+    analysis.reliability = marts.sso_reliability
+    items = _confirmatory_items(SSO_ITEMS)
+    if len(marts.encounters):
+        try:
+            analysis.reliability_items = item_reliability(
+                load_codings(home.warehouse, department_id),
+                SSO_ITEMS,
+                threshold=reliability_threshold,
+                n_bootstrap=settings.n_bootstrap,
+                seed=settings.seed,
+            )
+        except Exception as error:  # noqa: BLE001 - an intermediate model may be absent
+            analysis.notes.append(f"per-coding reliability not computed: {error}")
+        unreliable = [
+            item
+            for item in unreliable_items(marts.sso_reliability, reliability_threshold)
+            if item in items
+        ]
+        if unreliable and include_unreliable:
+            analysis.notes.append(
+                "unreliable items kept in the confirmatory analysis (--include-unreliable): "
+                + ", ".join(unreliable)
+            )
+        elif unreliable:
+            analysis.excluded_items = unreliable
+            items = {item: kind for item, kind in items.items() if item not in unreliable}
+            analysis.notes.append(
+                f"left out of the confirmatory analysis as unreliable (Krippendorff's alpha "
+                f"below {reliability_threshold}): {', '.join(unreliable)}; "
+                "pass --include-unreliable to keep them"
+            )
+        analysis.effects += itt_effects(marts.encounters, items)
+    else:
+        analysis.notes.append("no SSO-coded encounters: communication effects not estimated")
+    for outcome in ("force_reports", "complaints"):
+        analysis.effects.append(force_effect(marts.officer_months, outcome=outcome))
+    analysis.effects = add_fisher_p_values(analysis.effects, marts, items, settings)
+    communication = [effect for effect in analysis.effects if effect.outcome in items]
+    analysis.open_box = open_box(
+        marts, communication, items, settings=settings, call_type_groups=call_type_groups(home)
+    )
+    if rollout.supported(home, department_id, gate).get(rollout.ROLLOUT_EFFECTS, (False,))[0]:
+        try:
+            analysis.rollout_effects = rollout.waitlist_effects(
+                home,
+                department_id,
+                analysis.effects,
+                permutations=settings.n_permutations,
+                seed=settings.seed,
+            )
+        except Exception as error:  # noqa: BLE001 - the trial's own estimates stand alone
+            analysis.notes.append(f"staggered roll-out estimates not computed: {error}")
+    return analysis
+
+
+def _trial_not_yet_estimable(marts) -> str | None:
+    """Why the trial's effects cannot be estimated yet, or None when they can.
+
+    The difference-in-differences needs both arms observed before and after the immediate arm's
+    training; a nightly run early in a trial has only the pre-period.
+    """
+    import pandas as pd
+
+    trial_start = marts.study_dates.trial_start_on
+    observed = marts.officer_months[marts.officer_months["calls_attended"] > 0]
+    last_month = pd.to_datetime(observed["month_start"]).max() if len(observed) else None
+    if last_month is None or pd.isna(last_month) or last_month < pd.Timestamp(trial_start):
+        return (
+            f"no calls observed since the trial started on {trial_start}: effects are estimated "
+            "once the data reaches the post-training period"
+        )
+    return None
+
+
+def _confirmatory_items(items: dict[str, str]) -> dict[str, str]:
+    """The officer-behaviour items: the communication outcomes training aims to change."""
+    civilian_or_outcome = ("civilian_", "arrest", "force_used", "injury")
+    return {name: kind for name, kind in items.items() if not name.startswith(civilian_or_outcome)}
+
+
+def power(
+    home: Home | None,
+    department: str | None = None,
+    *,
+    rate_ratio: float = 0.72,
+    n_officers: int | None = None,
+    n_months: int | None = None,
+    n_simulations: int = 200,
+    seed: int = 0,
+    baseline_rate: float | None = None,
+    dispersion: float | None = None,
+    allow_ungated: bool = False,
+):
+    """(PowerResult, sample-size table) for a department's force outcome, from its own
+    pre-period officer-months (a gated build) or, with `baseline_rate`, from parameters."""
+    from analysis.power import force_baseline, force_power, given_baseline, sample_size_table
+
+    if baseline_rate is not None:
+        baseline = given_baseline(
+            baseline_rate,
+            dispersion=1.0 if dispersion is None else dispersion,
+            n_officers=n_officers or 300,
+            n_months=n_months or 12,
+        )
+    else:
+        if home is None:
+            raise PipelineError("no warehouse: give --baseline-rate or a --home with a build")
+        identity, gate = gate_of_latest_build(home)
+        if identity is None:
+            raise PipelineError("no build: run `middlestep build` first (or give --baseline-rate)")
+        if not (gate and gate.get("passed")) and not allow_ungated:
+            raise PipelineError(
+                f"the quality gate did not pass for build {identity.build_id}: run "
+                "`middlestep check` (or pass --allow-ungated)"
+            )
+        department_id = department or only_department(home)
+        marts = load_marts(home.warehouse, department_id)
+        try:
+            baseline = force_baseline(marts.officer_months)
+        except ValueError as error:
+            raise PipelineError(f"no force baseline for {department_id}: {error}") from error
+        if dispersion is not None:
+            import dataclasses
+
+            baseline = dataclasses.replace(baseline, dispersion=dispersion)
+    result = force_power(
+        baseline,
+        rate_ratio=rate_ratio,
+        n_officers=n_officers,
+        n_months=n_months,
+        n_simulations=n_simulations,
+        seed=seed,
+    )
+    table = sample_size_table(baseline, n_officers=result.n_officers, n_months=result.n_months)
+    return result, table

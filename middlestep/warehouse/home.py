@@ -1,0 +1,60 @@
+"""The warehouse home: where the DuckDB file, the run log and the reports live.
+
+Every command takes ``--home DIR`` (default ``$MIDDLESTEP_HOME``, else ``./.middlestep``), so
+several warehouses live side by side and tests never touch a user's. :func:`connect` is the one
+place that opens the DuckDB file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_HOME = Path(".middlestep")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+
+    @classmethod
+    def resolve(cls, home: str | Path | None = None) -> Home:
+        chosen = home or os.environ.get("MIDDLESTEP_HOME") or DEFAULT_HOME
+        return cls(Path(chosen).expanduser().resolve())
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.root / "report"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "writer.lock"
+
+    @property
+    def run_log(self) -> Path:
+        return self.root / "runs.jsonl"
+
+    @property
+    def analysis_cache(self) -> Path:
+        """Memoized analysis steps (analysis/memo.py); safe to delete at any time."""
+        return self.root / "cache" / "analysis"
+
+    def ensure(self) -> Home:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    path = Path(path)
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"no warehouse at {path}: run `middlestep ingest` first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only)

@@ -1,0 +1,112 @@
+"""Reads of a built warehouse that the commands, the nightly job's status and the report need:
+the departments in the marts, the input batches and rejects, the call-type groups seed, and the
+freshness of the raw tables. Each opens the file read-only and closes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from middlestep.errors import PipelineError
+from middlestep.warehouse.home import Home, connect
+
+# raw table -> the column that dates its records, for data freshness
+EVENT_COLUMNS = {
+    "officers": "appointed_on",
+    "officer_units": "started_on",
+    "trial_assignments": "assigned_on",
+    "training_events": "attended_on",
+    "calls": "received_at",
+    "call_officers": "arrived_at",
+    "bwc_videos": "started_at",
+    "sso_codings": "coded_at",
+    "force_reports": "occurred_at",
+    "complaints": "received_at",
+}
+
+
+def only_department(home: Home) -> str:
+    """The one department of the marts; a command must be told which one when there are more."""
+    with connect(home.warehouse, read_only=True) as connection:
+        departments = [
+            row[0]
+            for row in connection.execute(
+                "select distinct department_id from marts.dim_officers order by 1"
+            ).fetchall()
+        ]
+    if len(departments) != 1:
+        raise PipelineError(
+            f"the warehouse holds departments {', '.join(departments) or '(none)'}: "
+            "choose one with --department"
+        )
+    return departments[0]
+
+
+def rejects_summary(home: Home) -> pd.DataFrame:
+    """Rejected rows per table, file and reason."""
+    return _frame(
+        home,
+        "select table_name, source_file, reason, count(*) as rows from raw._rejects "
+        "group by all order by rows desc",
+    )
+
+
+def input_batches(home: Home) -> pd.DataFrame:
+    """Every input file loaded: its table, sha256 and row counts, in load order."""
+    return _frame(
+        home,
+        "select source_file, table_name, file_sha256, rows_read, rows_loaded, rows_rejected "
+        "from raw._batches order by batch_id",
+    )
+
+
+def call_type_groups(home: Home) -> dict[str, str]:
+    """Call type -> its group, from the warehouse's seed model ``seeds.call_type_groups``."""
+    with connect(home.warehouse, read_only=True) as connection:
+        rows = connection.execute(
+            "select call_type, call_type_group from seeds.call_type_groups"
+        ).fetchall()
+    return dict(rows)
+
+
+def arms_and_cohorts(home: Home, department_id: str) -> tuple[int, int]:
+    """(trial arms, roll-out cohorts) of a department's officers in ``marts.dim_officers``."""
+    with connect(home.warehouse, read_only=True) as connection:
+        arms, cohorts = connection.execute(
+            "select count(distinct arm), count(distinct cohort_month) from marts.dim_officers "
+            "where department_id = ?",
+            [department_id],
+        ).fetchone()
+    return arms, cohorts
+
+
+def freshness(home: Home) -> list[dict[str, Any]]:
+    """Per raw table: rows, the latest event date, and when its last batch was loaded."""
+    if not home.warehouse.exists():
+        return []
+    rows = []
+    with connect(home.warehouse, read_only=True) as connection:
+        for table, column in EVENT_COLUMNS.items():
+            latest_event, n_rows = connection.execute(
+                f'select max("{column}"), count(*) from raw.{table}'
+            ).fetchone()
+            batches, last_loaded = connection.execute(
+                "select count(*), max(loaded_at) from raw._batches where table_name = ?", [table]
+            ).fetchone()
+            rows.append(
+                {
+                    "table": table,
+                    "rows": n_rows,
+                    "latest_event": latest_event,
+                    "batches": batches,
+                    "last_loaded_at": last_loaded,
+                }
+            )
+    return rows
+
+
+def _frame(home: Home, query: str) -> pd.DataFrame:
+    with connect(home.warehouse, read_only=True) as connection:
+        return connection.execute(query).df()
