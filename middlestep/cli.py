@@ -118,6 +118,18 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="last run, gate, freshness, what to do next")
     _add_wait(status)
 
+    plan = commands.add_parser(
+        "plan",
+        help="the trial's pre-registered analysis plan (plans/NAME.yaml): register or show it",
+        description="register: record the plan's hash and date with the post-period outcome "
+        "data the last build holds (do it before post-period outcomes arrive); show: the plan, "
+        "its registration and every deviation from it.",
+    )
+    plan.add_argument("plan_action", choices=("register", "show"))
+    plan.add_argument("--department", required=True, help="the plan file plans/NAME.yaml")
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_wait(plan)
+
     panel = commands.add_parser("panel", help="a roll-out's officer x month panel from the marts")
     panel.add_argument("--department", required=True)
     panel.add_argument(
@@ -213,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("analysis").setLevel(logging.INFO)
     home = Home.resolve(args.home)
     try:
-        if args.command in READERS:  # read-only: wait for (or refuse during) a write
+        reading = args.command in READERS or getattr(args, "plan_action", None) == "show"
+        if reading:  # read-only: wait for (or refuse during) a write
             with reader_lock(home, getattr(args, "wait", 0.0)):
                 return _dispatch(args, home)
         return _dispatch(args, home)
@@ -310,6 +323,8 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
     if args.command == "status":
         print(nightly.status_text(home))
         return 0
+    if args.command == "plan":
+        return _plan(args, home)
     if args.command == "panel":
         if not args.balanced:
             raise PipelineError("only the balanced panel is built: pass --balanced")
@@ -337,6 +352,45 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         print(json.dumps(result.to_dict(), indent=2) if args.json else result.text())
         return 0
     raise AssertionError(args.command)
+
+
+def _plan(args: argparse.Namespace, home: Home) -> int:
+    if args.plan_action == "register":
+        registration = commands.plan_register(home, args.department, wait_s=args.wait)
+        seen = registration.post_period_outcomes_seen
+        print(
+            f"registered plan {registration.sha256[:12]} of {args.department} "
+            f"({registration.trial_id}) at {registration.registered_at}: "
+            + (
+                "no post-period outcome loaded yet"
+                if seen == 0
+                else f"{seen} post-period outcome records were already loaded (a deviation)"
+            )
+        )
+        return 0
+    status = commands.plan_status(home, args.department)
+    if status is None:
+        raise PipelineError(
+            f"no analysis plan for {args.department} (plans/{args.department}.yaml)"
+        )
+    document = status.to_dict()
+    if args.json:
+        print(json.dumps(document, indent=2))
+        return 0
+    registered = (
+        f"registered {document['registered_at']}" if document["registered"] else "NOT registered"
+    )
+    print(f"plan {document['sha256'][:12]} ({document['trial_id']}): {registered}")
+    for family in document["families"]:
+        print(
+            f"  {family['name']} ({family['role']}, {family['multiplicity']}): "
+            + ", ".join(family["outcomes"])
+        )
+    for line in document["deviations"]:
+        print(f"  deviation: {line}")
+    for note in document["notes"]:
+        print(f"  note: {note}")
+    return 0
 
 
 if __name__ == "__main__":

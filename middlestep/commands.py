@@ -18,7 +18,7 @@ from middlestep import trial
 from middlestep.errors import PipelineError
 from middlestep.provenance import provenance, synthetic_truth
 from middlestep.snapshot import gated_snapshot
-from middlestep.warehouse import PROJECT_ROOT, Home, writer_lock
+from middlestep.warehouse import PROJECT_ROOT, Home, connect, writer_lock
 from middlestep.warehouse.builds import BuildIdentity, latest_build, record_build
 from middlestep.warehouse.readers import rejects_summary
 from middlestep.warehouse.runlog import log_run
@@ -146,6 +146,39 @@ def report(
         paths = write_report(home.report_dir, context)
     log_run(home, "report", build_id=analysis.build_id, path=str(paths.html))
     return paths
+
+
+def plan_register(home: Home, department: str, *, wait_s: float = 0.0):
+    """Register the department's analysis plan (plans/<department>.yaml) with the post-period
+    outcome data the last build's marts hold (middlestep/plan/)."""
+    from middlestep.plan import PlanError, load_plan, plan_path
+    from middlestep.plan.registry import register_plan
+
+    try:
+        plan = load_plan(plan_path(department))
+    except PlanError as error:
+        raise PipelineError(str(error)) from error
+    if latest_build(home) is None:
+        raise PipelineError(
+            "no build: run `middlestep build` first, so that the registration records which "
+            "post-period outcomes the warehouse held"
+        )
+    with writer_lock(home, wait_s), connect(home.warehouse) as connection:
+        registration = register_plan(connection, plan)
+    log_run(home, "plan register", department=department, sha256=registration.sha256)
+    return registration
+
+
+def plan_status(home: Home, department: str):
+    """The department's plan against its registrations (None: the department has no plan)."""
+    from middlestep.plan import PlanError
+    from middlestep.plan.registry import status_of
+
+    try:
+        with connect(home.warehouse, read_only=True) as connection:
+            return status_of(connection, department)
+    except PlanError as error:
+        raise PipelineError(str(error)) from error
 
 
 def panel(home: Home, department: str, sample: str, *, trial_id: str | None, out: Path):

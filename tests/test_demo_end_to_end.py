@@ -149,3 +149,19 @@ def test_report_shows_the_wait_list_trial_as_a_staggered_roll_out(demo):
     assert "Roth & Sant'Anna efficient (simple)" in section
     assert "Callaway & Sant'Anna (simple)" in section
     assert did["estimator"] in section and "rate ratio" in section
+
+
+def test_plan_registered_after_post_period_outcomes_is_shown_as_a_deviation(demo, capsys):
+    directory, _ = demo
+    home = str(directory / "home")
+    assert main(["--home", home, "plan", "show", "--department", "synthetic", "--json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert before["registered"] is False and before["deviations"] == []
+    assert "not registered" in before["notes"][0]
+    assert main(["--home", home, "plan", "register", "--department", "synthetic"]) == 0
+    assert "already loaded (a deviation)" in capsys.readouterr().out
+    assert main(["--home", home, "plan", "show", "--department", "synthetic", "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert after["registered"] is True and after["registered_before_outcomes"] is False
+    assert after["post_period_outcomes_seen_at_registration"] > 0
+    assert after["deviations"][0].startswith("the plan was registered only after")

@@ -8,7 +8,14 @@ import json
 
 import duckdb
 
-from middlestep.plan.spec import AnalysisPlan, Registration
+from middlestep.plan.spec import (
+    AnalysisPlan,
+    PlanStatus,
+    Registration,
+    load_plan,
+    plan_path,
+    plan_status,
+)
 
 PLAN_REGISTRATIONS_DDL = """
 create table if not exists meta.plan_registrations (
@@ -109,3 +116,17 @@ def registrations(connection: duckdb.DuckDBPyConnection, department_id: str) -> 
         Registration(row[0], row[1], row[2], json.loads(row[3]), row[4], int(row[5]))
         for row in rows
     ]
+
+
+def status_of(connection: duckdb.DuckDBPyConnection, department_id: str) -> PlanStatus | None:
+    """The department's plan (`plans/<department>.yaml`) against its registrations, or None
+    when the department has no plan file (a roll-out or descriptive department)."""
+    path = plan_path(department_id)
+    if not path.exists():
+        return None
+    plan = load_plan(path)
+    try:
+        seen = post_period_outcomes_seen(connection, plan.department_id, plan.trial_id)
+    except duckdb.CatalogException:  # no marts yet: nothing seen
+        seen = 0
+    return plan_status(plan, registrations(connection, department_id), outcomes_seen_now=seen)

@@ -242,6 +242,8 @@ class Deviation:
     after_outcomes: bool  # the change was made once post-period outcomes had been loaded
 
     def text(self) -> str:
+        if self.field == "registration":
+            return f"the plan was registered only {self.used}, not before them"
         when = (
             "changed after post-period outcomes had been loaded"
             if self.after_outcomes
@@ -324,7 +326,8 @@ def plan_status(
             Deviation(
                 "registration",
                 "before post-period outcomes",
-                f"after {binding.post_period_outcomes_seen} post-period outcome records",
+                f"after {binding.post_period_outcomes_seen} post-period outcome records had "
+                "been loaded",
                 after_outcomes=True,
             )
         )
