@@ -107,6 +107,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--department", required=True)
     _add_wait(run)
 
+    key = commands.add_parser("key", help="the civilian hash key: make one")
+    key_commands = key.add_subparsers(dest="key_command", required=True)
+    key_init = key_commands.add_parser(
+        "init",
+        help="write a new random civilian hash key (mode 0600); never overwrites one",
+        description="Writes 32 random bytes (64 hex digits) to --file, else to "
+        "$MIDDLESTEP_HASH_KEY_FILE, else to <home>/civilian_hash.key, and prints the key's "
+        "fingerprint. Back the file up apart from the warehouse: without it, new data cannot be "
+        "linked to the civilians already loaded.",
+    )
+    key_init.add_argument("--file", type=Path, help="where to write the key")
+
     demo = commands.add_parser("demo", help="everything, on a fresh synthetic department")
     demo.add_argument("--dir", type=Path, default=Path("demo-output"))
     demo.add_argument("--seed", type=int, default=1)
@@ -240,11 +252,12 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
     if args.command == "ingest":
         summary = pipeline.ingest(home, args.export_dir, args.department, wait_s=args.wait)
         print("\n".join(summary.lines()))
+        failed = f"; {summary.files_failed} files FAILED" if summary.files_failed else ""
         print(
             f"ingest {args.department}: read {summary.rows_read}, loaded {summary.rows_loaded}, "
-            f"rejected {summary.rows_rejected} rows from {len(summary.files)} files"
+            f"rejected {summary.rows_rejected} rows from {len(summary.files)} files{failed}"
         )
-        return 0
+        return 1 if summary.files_failed else 0
     if args.command == "build":
         record = pipeline.build(home, wait_s=args.wait)
         print(f"built {len(record.model_versions)} models; build {record.build_id}")
@@ -300,6 +313,8 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         outcome = pipeline.nightly_run(home, args.drop, args.department, wait_s=args.wait)
         print(outcome.summary_line())
         return outcome.exit_code
+    if args.command == "key":
+        return _key_init(args, home)
     if args.command == "demo":
         paths = pipeline.demo(args.dir, seed=args.seed, scale=args.scale)
         print(f"demo report: {paths.html}")
@@ -337,6 +352,23 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         print(json.dumps(result.to_dict(), indent=2) if args.json else result.text())
         return 0
     raise AssertionError(args.command)
+
+
+def _key_init(args: argparse.Namespace, home: Home) -> int:
+    from middlestep.ingest import civilian_key
+
+    path = (args.file or civilian_key.configured_key_path(home.root)).expanduser().resolve()
+    try:
+        civilian_key.create_key_file(path)
+        key = civilian_key.read_key_file(path)
+    except civilian_key.HashKeyError as error:
+        raise pipeline.PipelineError(str(error)) from error
+    print(
+        f"wrote a new civilian hash key to {path} (mode 0600; fingerprint "
+        f"{civilian_key.fingerprint(key)[:16]}); back it up apart from the warehouse, and set "
+        f"MIDDLESTEP_HASH_KEY_FILE={path} for every middlestep command"
+    )
+    return 0
 
 
 if __name__ == "__main__":

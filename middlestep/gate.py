@@ -54,6 +54,7 @@ from middlestep.gate_months import (
     record_mart,
     record_months,
 )
+from middlestep.gate_roster import roster_checks
 
 EXPECTATIONS_DIR = Path(__file__).parent / "expectations"
 
@@ -552,6 +553,7 @@ def run_gate(
     carried = _carried_verdicts(specs, facts)
     checks = _run_expectations(specs, facts, carried)
     checks += _batch_checks(facts, max_reject_share)
+    checks += roster_checks(warehouse)  # middlestep/gate_roster.py: trial officers all loaded
     analyses = _analyses_supported(facts)
     rejects = tuple(
         {

@@ -89,7 +89,8 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
                 loaded=summary.rows_loaded,
                 rejected=summary.rows_rejected,
                 files_loaded=len(loaded_files),
-                files_skipped=len(summary.files) - len(loaded_files),
+                files_skipped=sum(1 for f in summary.files if f.status == "already_loaded"),
+                files_failed=summary.files_failed,
                 warnings=summary.warnings,
             )
             stage = enter("build")
@@ -168,8 +169,9 @@ def _finish(
 ) -> RunOutcome:
     seconds = round(time.monotonic() - started, 1)
     counts = f"loaded {facts.get('loaded', 0)} rejected {facts.get('rejected', 0)}"
+    failed = f", {facts['files_failed']} failed" if facts.get("files_failed") else ""
     files = (
-        f" ({facts['files_loaded']} files loaded, {facts['files_skipped']} already loaded)"
+        f" ({facts['files_loaded']} files loaded, {facts['files_skipped']} already loaded{failed})"
         if "files_loaded" in facts
         else ""
     )

@@ -39,7 +39,7 @@ def synthesize(
 
 
 def ingest(home: Home, export_dir: Path, department: str, *, wait_s: float = 0.0):
-    from middlestep.ingest import ingest_export
+    from middlestep.ingest import HashKeyError, ingest_export
     from middlestep.mapping import MappingError, load_mapping
 
     try:
@@ -49,7 +49,10 @@ def ingest(home: Home, export_dir: Path, department: str, *, wait_s: float = 0.0
     if not Path(export_dir).is_dir():
         raise PipelineError(f"export directory {export_dir} does not exist")
     with writer_lock(home, wait_s):
-        summary = ingest_export(home, Path(export_dir), mapping)
+        try:
+            summary = ingest_export(home, Path(export_dir), mapping)
+        except HashKeyError as error:  # refused before anything was loaded
+            raise PipelineError(str(error)) from error
     _log_run(
         home,
         "ingest",
@@ -58,6 +61,7 @@ def ingest(home: Home, export_dir: Path, department: str, *, wait_s: float = 0.0
         rows_read=summary.rows_read,
         rows_loaded=summary.rows_loaded,
         rows_rejected=summary.rows_rejected,
+        files_failed=summary.files_failed,
         warnings=summary.warnings,
     )
     return summary
