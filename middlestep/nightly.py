@@ -263,6 +263,7 @@ def status_text(home: Home) -> str:
             lines.append(
                 f"  rows loaded {last['loaded']}, rejected {last['rejected']}; files loaded "
                 f"{last.get('files_loaded')}, already loaded {last.get('files_skipped')}"
+                + (f", FAILED {last['files_failed']}" if last.get("files_failed") else "")
             )
         gate = {True: "passed", False: "FAILED", None: "not run"}[last.get("gate_passed")]
         lines.append(f"  build {last.get('build_id', '-')}; gate {gate}")
