@@ -477,3 +477,58 @@ def test_no_raw_civilian_id_is_in_the_bytes_of_the_warehouse_file(nightly_drops,
         connection.execute("checkpoint")
         assert connection.execute("select count(*) from duckdb_tables()").fetchone() == (0,)
     assert b"CIV-" in canary.read_bytes()
+
+
+# --------------------------------------------------------------------------------------------
+# other encodings and bytes, on the small mapping of tests/test_ingest.py
+
+
+def tiny_ingest(tmp_path: Path, roster: bytes, encoding: str | None = None):
+    from test_ingest import AS_OF, MAPPING, write_export
+
+    from middlestep.ingest import ingest_export
+    from middlestep.mapping import parse_mapping
+
+    use_test_hash_key()
+    export = write_export(tmp_path / "export")
+    (export / "roster.csv").write_bytes(roster)
+    mapping = parse_mapping(MAPPING)
+    if encoding:
+        document = {**MAPPING, "tables": {**MAPPING["tables"]}}
+        document["tables"]["officers"] = {**MAPPING["tables"]["officers"], "encoding": encoding}
+        mapping = parse_mapping(document)
+    home = Home.resolve(tmp_path / "home")
+    return home, ingest_export(home, export, mapping, as_of=AS_OF)
+
+
+def test_a_utf16_file_is_read_when_the_mapping_says_so_and_fails_alone_when_not(tmp_path):
+    from test_ingest import ROSTER
+
+    home, summary = tiny_ingest(tmp_path / "a", ROSTER.encode("utf-16"), encoding="utf-16")
+    assert summary.files[0].rows_loaded == 3
+    home, summary = tiny_ingest(tmp_path / "b", ROSTER.encode("utf-16"))
+    roster, force = summary.files
+    assert roster.status == "failed" and "binary content" in rejects(home, "roster")[0][2]
+    assert force.status == "loaded" and force.rows_read == 6
+    home, summary = tiny_ingest(tmp_path / "c", ROSTER.encode("utf-16")[:-1], encoding="utf-16")
+    assert summary.files[0].status == "failed"
+    assert "not utf-16 text" in rejects(home, "roster")[0][2]
+
+
+def test_a_nul_character_rejects_a_key_cell_and_nulls_an_optional_roster_cell(tmp_path):
+    from test_ingest import ROSTER
+
+    lines = ROSTER.splitlines(keepends=True)
+    lines += ["A4,07/07/2018,M,19\x0090\n", "A5,07/07/2018,M,1990\n"]
+    lines[1] = lines[1].replace("A1", "A\x001")  # the key: the row is rejected
+    filler = "".join(f"B{i},01/01/2019,F,1980\n" for i in range(1000))  # past the first 8 KiB
+    home, summary = tiny_ingest(tmp_path, (lines[0] + filler + "".join(lines[1:])).encode())
+    found = rejects(home, "roster")
+    assert [field for _, field, _ in found] == ["officer_id"]  # a key cell: the row is rejected
+    assert "a NUL character in column EMP" in found[0][2]
+    assert summary.files[0].rows_read == 1005 and summary.files[0].rows_loaded == 1004
+    # an optional roster cell: nulled, the officer loaded, the cell listed in raw._warnings
+    assert rows(home, "select birth_year from raw.officers where officer_id = 'A4'") == [(None,)]
+    assert rows(home, "select field, reason from raw._warnings where field = 'birth_year'") == [
+        ("birth_year", "birth_year: a NUL character in column BORN")
+    ]

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from middlestep.contract import RAW_TABLES, Table, columns_with_types
 from middlestep.ingest import checks, civilian_key
@@ -199,6 +200,16 @@ def _civilian_columns(table_mapping: TableMapping) -> frozenset[str]:
     )
 
 
+def _nullable(table_mapping: TableMapping) -> frozenset[str]:
+    """Source columns that feed only fields whose bad cells are nulled (roster optionals)."""
+    soft = set(checks.warning_names(RAW_TABLES[table_mapping.table], table_mapping))
+    feeds: dict[str, set[str]] = {}
+    for mapped in table_mapping.fields:
+        for column in mapped.columns or ((mapped.column,) if mapped.column is not None else ()):
+            feeds.setdefault(column, set()).add(mapped.field)
+    return frozenset(column for column, fields in feeds.items() if fields <= soft)
+
+
 def _civilian_columns_of(mapping: DepartmentMapping) -> bool:
     return any(_civilian_columns(t) for t in mapping.tables)
 
@@ -257,7 +268,9 @@ def _ingest_file(
         return FileResult(table.name, source_file, sha256, "already_loaded", already[0])
     hasher = (lambda values: civilian_key.hash_values(key, values)) if key is not None else None
     try:
-        staged = stage_bytes(data, table_mapping, _civilian_columns(table_mapping), hasher)
+        staged = stage_bytes(
+            data, table_mapping, _civilian_columns(table_mapping), hasher, _nullable(table_mapping)
+        )
     except FileProblem as problem:
         return unit.failed(sha256, str(problem))
     except MemoryError:
@@ -340,6 +353,7 @@ class _FileUnit:
             _insert_rejects(self, table_mapping, batch_id)
             _insert_line_problems(self, batch_id, list(staged.problems))
             nulled = _insert_warnings(self, table_mapping, batch_id)
+            nulled += _insert_nulled_cells(self, table_mapping, batch_id, staged.nulled)
             rows_read = staged.cells.num_rows + len(staged.problems)
             rejected = rows_read - loaded
             self._record_batch(batch_id, sha256, rows_read, loaded, rejected)
@@ -435,6 +449,38 @@ def _insert_warnings(unit: _FileUnit, table_mapping: TableMapping, batch_id: int
     before = unit.connection.execute("select count(*) from raw._warnings").fetchone()[0]
     unit.connection.execute("insert into raw._warnings " + sql)
     return unit.connection.execute("select count(*) from raw._warnings").fetchone()[0] - before
+
+
+def _insert_nulled_cells(
+    unit: _FileUnit, table_mapping: TableMapping, batch_id: int, nulled: tuple[LineProblem, ...]
+) -> int:
+    """Cells nulled while staging (undecodable, NUL, oversized) of the lines that loaded."""
+    if not nulled:
+        return 0
+    loaded = " and ".join(
+        f"{checks.column('e', n)} is null"
+        for n in checks.rejecting_names(unit.table, table_mapping)
+    )
+    cells = pa.table(
+        {
+            "line_number": [p.line_number for p in nulled],
+            "field": [p.field for p in nulled],
+            "reason": [p.reason for p in nulled],
+        }
+    )
+    unit.connection.register("nulled_cells", cells)
+    try:
+        before = unit.connection.execute("select count(*) from raw._warnings").fetchone()[0]
+        unit.connection.execute(
+            f"insert into raw._warnings select {batch_id}, {literal(unit.department_id)}, "
+            f"{literal(unit.table.name)}, {literal(unit.source_file)}, line_number, field, null, "
+            f"reason from nulled_cells where line_number in "
+            f"(select _source_line from checked_rows where {loaded}) order by line_number"
+        )
+        after = unit.connection.execute("select count(*) from raw._warnings").fetchone()[0]
+    finally:
+        unit.connection.unregister("nulled_cells")
+    return after - before
 
 
 def _insert_line_problems(unit: _FileUnit, batch_id: int, problems: list[LineProblem]) -> None:

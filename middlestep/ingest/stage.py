@@ -48,7 +48,8 @@ class Staged:
 
     cells: pa.Table  # _source_line, then one column per source column
     names: dict[str, str]  # source column -> staged name
-    problems: tuple[LineProblem, ...]
+    problems: tuple[LineProblem, ...]  # lines rejected before any field is parsed
+    nulled: tuple[LineProblem, ...] = ()  # optional cells set to NULL (loaded with a warning)
 
 
 Hasher = Callable[[list[str | None]], list[str | None]]
@@ -59,17 +60,23 @@ def stage_bytes(
     table_mapping: TableMapping,
     civilian_columns: frozenset[str],
     hasher: Hasher | None,
+    nullable: frozenset[str] = frozenset(),
 ) -> Staged:
+    """``nullable``: source columns feeding only optional fields of a table that keeps rows
+    with bad optional cells (the roster): a bad cell there is nulled, not a reject."""
     columns = sorted(set(table_mapping.source_columns))
     names = {column: f"c{index}" for index, column in enumerate(columns)}
     fields_of = _fields_by_column(table_mapping)
     if table_mapping.format == "parquet":
         cells, problems = _parquet_cells(data, columns, names)
+        nulled = []
     else:
-        cells, problems = _csv_cells(data, table_mapping, columns, names, fields_of)
+        cells, problems, nulled = _csv_cells(
+            data, table_mapping, columns, names, fields_of, nullable
+        )
     for column in civilian_columns & set(columns):
         cells = _hashed(cells, names[column], table_mapping.null_values, hasher)
-    return Staged(cells, names, tuple(problems))
+    return Staged(cells, names, tuple(problems), tuple(nulled))
 
 
 def _fields_by_column(table_mapping: TableMapping) -> dict[str, str]:
@@ -152,10 +159,8 @@ def _csv_cells(
     columns: list[str],
     names: dict[str, str],
     fields_of: dict[str, str],
-) -> tuple[pa.Table, list[LineProblem]]:
-    if b"\x00" in data[:8192]:
-        # binary content under a .csv name: nothing can be split into lines
-        raise FileProblem("not a text CSV file (binary content)")
+    nullable: frozenset[str],
+) -> tuple[pa.Table, list[LineProblem], list[LineProblem]]:
     encoding = table_mapping.encoding
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
         encoding = "utf-8-sig"  # a byte order mark is tolerated
@@ -163,13 +168,18 @@ def _csv_cells(
         text = data.decode(encoding, errors="surrogateescape")
     except LookupError:
         raise FileProblem(f"unknown encoding {table_mapping.encoding!r}") from None
+    except UnicodeError as error:  # e.g. UTF-16 cut in the middle of a character
+        raise FileProblem(f"not {table_mapping.encoding} text ({error})") from None
+    if "\x00" in text[:8192]:
+        # binary content under a .csv name: nothing can be split into lines
+        raise FileProblem("not a text CSV file (binary content)")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=table_mapping.delimiter)
     try:
         header = next(reader, None)
     except csv.Error as error:
         raise FileProblem(f"the header line cannot be read ({error})") from None
     if header is None:
-        return _empty(columns, names), []
+        return _empty(columns, names), [], []
     header = [name.strip() for name in header]
     duplicated = _duplicates(header)
     if duplicated:
@@ -179,6 +189,7 @@ def _csv_cells(
     lines: list[int] = []
     values: list[list[str]] = [[] for _ in columns]
     problems: list[LineProblem] = []
+    nulled: list[LineProblem] = []
     while True:
         try:
             row = next(reader)
@@ -190,50 +201,55 @@ def _csv_cells(
         if not row:
             continue  # a blank line is not a record
         line = reader.line_num  # the last physical line of the record
-        problem = _row_problem(row, header, missing, columns, positions, fields_of, encoding)
+        problem = _line_problem(row, header, missing)
         if problem is not None:
-            problems.append(LineProblem(line, problem[0], problem[1]))
+            problems.append(LineProblem(line, None, problem))
             continue
+        cells = [row[position] for position in positions]
+        # only the columns the mapping loads: a bad byte in an ignored column rejects nothing
+        bad = {
+            column: reason
+            for column, cell in zip(columns, cells, strict=True)
+            if (reason := _cell_problem(cell, column, fields_of, encoding)) is not None
+        }
+        rejecting = [column for column in bad if column not in nullable]
+        if rejecting:
+            problems.append(LineProblem(line, fields_of.get(rejecting[0]), bad[rejecting[0]]))
+            continue
+        for column, reason in bad.items():  # optional roster cells: nulled, with a warning
+            cells[columns.index(column)] = None
+            nulled.append(LineProblem(line, fields_of.get(column), reason))
         lines.append(line)
-        for cells, position in zip(values, positions, strict=True):
-            cells.append(row[position])
+        for column_values, cell in zip(values, cells, strict=True):
+            column_values.append(cell)
     arrays = {"_source_line": pa.array(lines, pa.int64())}
-    for column, cells in zip(columns, values, strict=True):
-        arrays[names[column]] = pa.array(cells, pa.string())
-    return pa.table(arrays), problems
+    for column, column_values in zip(columns, values, strict=True):
+        arrays[names[column]] = pa.array(column_values, pa.string())
+    return pa.table(arrays), problems, nulled
 
 
-def _row_problem(
-    row: list[str],
-    header: list[str],
-    missing: list[str],
-    columns: list[str],
-    positions: list[int],
-    fields_of: dict[str, str],
-    encoding: str,
-) -> tuple[str | None, str] | None:
+def _line_problem(row: list[str], header: list[str], missing: list[str]) -> str | None:
     if missing:
-        return None, f"missing column {', '.join(missing)} (the mapping expects it)"
+        return f"missing column {', '.join(missing)} (the mapping expects it)"
     if len(row) != len(header):
-        return None, (
-            f"expected {len(header)} fields, found {len(row)} (truncated or malformed line)"
+        return f"expected {len(header)} fields, found {len(row)} (truncated or malformed line)"
+    return None
+
+
+def _cell_problem(cell: str, column: str, fields_of: dict[str, str], encoding: str) -> str | None:
+    label = fields_of.get(column, column)
+    if len(cell) > MAX_CELL_CHARS:
+        return (
+            f"{label}: a cell of {len(cell)} characters in column {column} "
+            f"(at most {MAX_CELL_CHARS})"
         )
-    # only the columns the mapping loads: a bad byte in an ignored column rejects nothing
-    for column, position in zip(columns, positions, strict=True):
-        cell = row[position]
-        if len(cell) > MAX_CELL_CHARS:
-            return fields_of.get(column), (
-                f"{fields_of.get(column, column)}: a cell of {len(cell)} characters in column "
-                f"{column} (at most {MAX_CELL_CHARS})"
-            )
-        try:
-            cell.encode("utf-8")
-        except UnicodeEncodeError:
-            label = encoding.removesuffix("-sig")
-            return fields_of.get(column), (
-                f"{fields_of.get(column, column)}: not valid {label} text (wrong file "
-                f"encoding?) in column {column}"
-            )
+    if "\x00" in cell:
+        return f"{label}: a NUL character in column {column}"
+    try:
+        cell.encode("utf-8")
+    except UnicodeEncodeError:
+        name = encoding.removesuffix("-sig")
+        return f"{label}: not valid {name} text (wrong file encoding?) in column {column}"
     return None
 
 
