@@ -118,6 +118,18 @@ def _parser() -> argparse.ArgumentParser:
         "linked to the civilians already loaded.",
     )
     key_init.add_argument("--file", type=Path, help="where to write the key")
+    key_rotate = key_commands.add_parser(
+        "rotate",
+        help="re-hash every civilian identifier under a new key (needs every export loaded)",
+        description="Reads the civilian identifiers again from the exports given (all that were "
+        "ever loaded), hashes each under the configured key and under --new-file's, and replaces "
+        "the warehouse's hashes and key fingerprint in one transaction. Then point "
+        "MIDDLESTEP_HASH_KEY_FILE at the new key and destroy the old one.",
+    )
+    key_rotate.add_argument("exports", type=Path, nargs="+", help="export directories (drops)")
+    key_rotate.add_argument("--department", required=True)
+    key_rotate.add_argument("--new-file", required=True, type=Path, help="the new key")
+    _add_wait(key_rotate)
 
     demo = commands.add_parser("demo", help="everything, on a fresh synthetic department")
     demo.add_argument("--dir", type=Path, default=Path("demo-output"))
@@ -313,6 +325,15 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         outcome = pipeline.nightly_run(home, args.drop, args.department, wait_s=args.wait)
         print(outcome.summary_line())
         return outcome.exit_code
+    if args.command == "key" and args.key_command == "rotate":
+        changed = pipeline.rotate_key(
+            home, args.department, args.exports, args.new_file, wait_s=args.wait
+        )
+        print(
+            f"re-hashed {changed} civilian identifiers under {args.new_file}; set "
+            "MIDDLESTEP_HASH_KEY_FILE to it for every command, then destroy the old key"
+        )
+        return 0
     if args.command == "key":
         return _key_init(args, home)
     if args.command == "demo":

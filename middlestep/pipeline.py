@@ -67,6 +67,24 @@ def ingest(home: Home, export_dir: Path, department: str, *, wait_s: float = 0.0
     return summary
 
 
+def rotate_key(
+    home: Home, department: str, exports: list[Path], new_key_file: Path, *, wait_s: float = 0.0
+) -> int:
+    """Re-hash the civilian identifiers under a new key (middlestep/ingest/rotate.py)."""
+    from middlestep.ingest import HashKeyError
+    from middlestep.ingest.rotate import rotate_key as rotate
+    from middlestep.mapping import MappingError, load_mapping
+
+    try:
+        mapping = load_mapping(department)
+        with writer_lock(home, wait_s):
+            changed = rotate(home, mapping, [Path(e) for e in exports], Path(new_key_file))
+    except (HashKeyError, MappingError) as error:
+        raise PipelineError(str(error)) from error
+    _log_run(home, "key_rotate", department=mapping.department_id, rehashed=changed)
+    return changed
+
+
 # --------------------------------------------------------------------------------------------
 # build
 

@@ -3,6 +3,7 @@ one line and exit 1 before anything is loaded; `middlestep key init` makes one e
 
 from __future__ import annotations
 
+import csv
 import os
 import stat
 from pathlib import Path
@@ -139,3 +140,51 @@ def test_key_init_writes_a_private_random_key_and_never_overwrites(no_key, tmp_p
     no_key.setenv("MIDDLESTEP_HASH_KEY_FILE", str(path))
     assert ingest(tmp_path).rows_loaded > 0
     assert os.environ["MIDDLESTEP_HASH_KEY_FILE"] == str(path)
+
+
+def test_rotate_rehashes_every_civilian_under_the_new_key_and_the_old_key_is_refused(
+    nightly_drops, tmp_path, capsys
+):
+    from nightly_support import HASH_KEY
+
+    from middlestep.fingerprint import differences, table_fingerprints
+
+    home = nightly_drops.copy_home(2, tmp_path / "home")
+    before = table_fingerprints(home / "warehouse.duckdb")
+    new_key = tmp_path / "new.key"
+    os.environ["MIDDLESTEP_HASH_KEY"] = HASH_KEY
+    assert main(["key", "init", "--file", str(new_key)]) == 0
+    drops = [str(nightly_drops.drop(1)), str(nightly_drops.drop(2))]
+    rotate = ["--home", str(home), "key", "rotate", "--department", "synthetic"]
+    assert main([*rotate, "--new-file", str(new_key), drops[1]]) == 1  # drop 1's civilians
+    assert "have no identifier in the exports given" in capsys.readouterr().err
+    assert table_fingerprints(home / "warehouse.duckdb") == before  # nothing changed
+    assert main([*rotate, "--new-file", str(new_key), *drops]) == 0
+    assert "re-hashed" in capsys.readouterr().out
+    after = table_fingerprints(home / "warehouse.duckdb")
+    changed = {d.split(":")[0] for d in differences(after, before)}
+    assert changed and all("force_reports" in name for name in changed)
+    new = civilian_key.read_key_file(new_key)
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+        found = connection.execute("select subject_key from raw.force_reports").fetchall()
+    stored = {key for (key,) in found}
+    with (nightly_drops.export / "response_to_resistance.csv").open() as handle:
+        planted = {r["CIV_NO"] for r in csv.DictReader(handle)}
+    hashed = stored - {None}
+    assert len(hashed) > 20 and hashed <= set(civilian_key.hash_values(new, sorted(planted)))
+    with pytest.raises(HashKeyError, match="differs"):  # the old key is refused from now on
+        ingest_export(Home.resolve(home), nightly_drops.drop(2), _synthetic())
+    os.environ.pop("MIDDLESTEP_HASH_KEY")
+    os.environ["MIDDLESTEP_HASH_KEY_FILE"] = str(new_key)
+    try:
+        summary = ingest_export(Home.resolve(home), nightly_drops.drop(2), _synthetic())
+        assert {f.status for f in summary.files} == {"already_loaded"}
+    finally:
+        os.environ.pop("MIDDLESTEP_HASH_KEY_FILE")
+        os.environ["MIDDLESTEP_HASH_KEY"] = HASH_KEY
+
+
+def _synthetic():
+    from middlestep.mapping import load_mapping
+
+    return load_mapping("synthetic")

@@ -137,7 +137,7 @@ def ingest_export(
             if table_name not in by_table:
                 continue
             table_mapping = by_table[table_name]
-            for path in _matching_files(export_dir, table_mapping, mapping, summary):
+            for path in _matching_files(export_dir, table_mapping, mapping, summary.warnings):
                 log.info("ingesting %s -> raw.%s", path.name, table_name)
                 result = _ingest_file(
                     connection, path, export_dir, table_mapping, mapping, as_of, key
@@ -215,7 +215,7 @@ def _civilian_columns_of(mapping: DepartmentMapping) -> bool:
 
 
 def _matching_files(
-    export_dir: Path, table_mapping: TableMapping, mapping: DepartmentMapping, summary
+    export_dir: Path, table_mapping: TableMapping, mapping: DepartmentMapping, warnings: list[str]
 ) -> list[Path]:
     """The files of the export matching the table's pattern; a symlink (or anything) that
     leads out of the export directory is refused with a warning."""
@@ -224,14 +224,14 @@ def _matching_files(
     for path in sorted(export_dir.glob(table_mapping.file)):
         resolved = path.resolve()
         if not resolved.is_relative_to(root):
-            summary.warnings.append(
+            warnings.append(
                 f"{path} leads out of the export directory (to {resolved}): refused, not read"
             )
             continue
         if resolved.is_file():
             found.append(path)
     if not found:
-        summary.warnings.append(
+        warnings.append(
             f"{mapping.path or 'mapping'} says raw.{table_mapping.table} comes from "
             f"'{table_mapping.file}', but {export_dir} has no such file"
         )
