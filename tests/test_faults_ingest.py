@@ -532,3 +532,17 @@ def test_a_nul_character_rejects_a_key_cell_and_nulls_an_optional_roster_cell(tm
     assert rows(home, "select field, reason from raw._warnings where field = 'birth_year'") == [
         ("birth_year", "birth_year: a NUL character in column BORN")
     ]
+
+
+def test_a_night_with_an_unreadable_file_still_runs_and_exits_0_when_the_gate_passes(
+    nightly_drops, tmp_path
+):
+    home = nightly_drops.copy_home(1, tmp_path / "home")
+    drop = Path(shutil.copytree(nightly_drops.drop(2), tmp_path / "drop-002"))
+    damaged = sorted(drop.glob("cad_units_*.parquet"))[-1]
+    truncate_half(damaged)
+    outcome = pipeline.nightly_run(Home.resolve(home), drop, "synthetic")
+    assert outcome.exit_code == 0, outcome.line
+    assert "1 failed" in outcome.line and outcome.details["files_failed"] == 1
+    ((line, _, reason),) = rejects(Home.resolve(home), damaged.name)
+    assert line == 1 and "not a readable Parquet file" in reason
