@@ -208,31 +208,25 @@ INTEGER_JUNK = [
 NUMBER_JUNK = ["NaN", "Infinity", "-inf", "1e999", "1,5"]
 
 
-def test_numeric_junk_in_an_integer_field_is_a_row_reject(drop, tmp_path):
-    sheet = one(drop, CODINGS)
-    for row, junk in enumerate(INTEGER_JUNK):
-        set_cell(sheet, row, "Q03_NUM_CMDS", junk)
+@pytest.mark.parametrize(
+    ("pattern", "column", "field", "expected", "junk"),
+    [
+        (CODINGS, "Q03_NUM_CMDS", "commands_issued", "an integer", INTEGER_JUNK),
+        ("training_log_*.csv", "CREDIT_HRS", "hours", "a number", NUMBER_JUNK),
+    ],
+    ids=["integer", "number"],
+)
+def test_numeric_junk_is_a_row_reject(drop, tmp_path, pattern, column, field, expected, junk):
+    path = one(drop, pattern)
+    for row, value in enumerate(junk):
+        set_cell(path, row, column, value)
     home, summary = run_ingest(drop, tmp_path)
-    found = rejects(home, "sso_coding_sheet")
-    assert [(line, field) for line, field, _ in found] == [
-        (row + 2, "commands_issued") for row in range(len(INTEGER_JUNK))
+    found = rejects(home, path.name)
+    assert [(line, name) for line, name, _ in found] == [
+        (row + 2, field) for row in range(len(junk))
     ]
-    for (_, _, reason), junk in zip(found, INTEGER_JUNK, strict=True):
-        assert f"not an integer: '{junk}'" in reason
-    assert_every_batch_adds_up(home, summary)
-
-
-def test_numeric_junk_in_a_number_field_is_a_row_reject(drop, tmp_path):
-    training = one(drop, "training_log_*.csv")
-    for row, junk in enumerate(NUMBER_JUNK):
-        set_cell(training, row, "CREDIT_HRS", junk)
-    home, summary = run_ingest(drop, tmp_path)
-    found = rejects(home, "training_log")
-    assert [(line, field) for line, field, _ in found] == [
-        (row + 2, "hours") for row in range(len(NUMBER_JUNK))
-    ]
-    for (_, _, reason), junk in zip(found, NUMBER_JUNK, strict=True):
-        assert f"not a number: '{junk}'" in reason
+    for (_, _, reason), value in zip(found, junk, strict=True):
+        assert f"not {expected}: '{value}'" in reason
     assert_every_batch_adds_up(home, summary)
 
 
