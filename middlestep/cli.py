@@ -110,6 +110,30 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--department", required=True)
     _add_wait(run)
 
+    key = commands.add_parser("key", help="the civilian hash key: make one")
+    key_commands = key.add_subparsers(dest="key_command", required=True)
+    key_init = key_commands.add_parser(
+        "init",
+        help="write a new random civilian hash key (mode 0600); never overwrites one",
+        description="Writes 32 random bytes (64 hex digits) to --file, else to "
+        "$MIDDLESTEP_HASH_KEY_FILE, else to <home>/civilian_hash.key, and prints the key's "
+        "fingerprint. Back the file up apart from the warehouse: without it, new data cannot be "
+        "linked to the civilians already loaded.",
+    )
+    key_init.add_argument("--file", type=Path, help="where to write the key")
+    key_rotate = key_commands.add_parser(
+        "rotate",
+        help="re-hash every civilian identifier under a new key (needs every export loaded)",
+        description="Reads the civilian identifiers again from the exports given (all that were "
+        "ever loaded), hashes each under the configured key and under --new-file's, and replaces "
+        "the warehouse's hashes and key fingerprint in one transaction. Then point "
+        "MIDDLESTEP_HASH_KEY_FILE at the new key and destroy the old one.",
+    )
+    key_rotate.add_argument("exports", type=Path, nargs="+", help="export directories (drops)")
+    key_rotate.add_argument("--department", required=True)
+    key_rotate.add_argument("--new-file", required=True, type=Path, help="the new key")
+    _add_wait(key_rotate)
+
     demo = commands.add_parser("demo", help="everything, on a fresh synthetic department")
     demo.add_argument("--dir", type=Path, default=Path("demo-output"))
     demo.add_argument("--seed", type=int, default=1)
@@ -256,11 +280,12 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
     if args.command == "ingest":
         summary = commands.ingest(home, args.export_dir, args.department, wait_s=args.wait)
         print("\n".join(summary.lines()))
+        failed = f"; {summary.files_failed} files FAILED" if summary.files_failed else ""
         print(
             f"ingest {args.department}: read {summary.rows_read}, loaded {summary.rows_loaded}, "
-            f"rejected {summary.rows_rejected} rows from {len(summary.files)} files"
+            f"rejected {summary.rows_rejected} rows from {len(summary.files)} files{failed}"
         )
-        return 0
+        return 1 if summary.files_failed else 0
     if args.command == "build":
         record = commands.build(home, wait_s=args.wait)
         print(f"built {len(record.model_versions)} models; build {record.build_id}")
@@ -316,6 +341,17 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         outcome = nightly.run_nightly(home, args.drop, args.department, wait_s=args.wait)
         print(outcome.summary_line())
         return outcome.exit_code
+    if args.command == "key" and args.key_command == "rotate":
+        changed = commands.rotate_key(
+            home, args.department, args.exports, args.new_file, wait_s=args.wait
+        )
+        print(
+            f"re-hashed {changed} civilian identifiers under {args.new_file}; set "
+            "MIDDLESTEP_HASH_KEY_FILE to it for every command, then destroy the old key"
+        )
+        return 0
+    if args.command == "key":
+        return _key_init(args, home)
     if args.command == "demo":
         paths = demo(args.dir, seed=args.seed, scale=args.scale)
         print(f"demo report: {paths.html}")
@@ -390,6 +426,16 @@ def _plan(args: argparse.Namespace, home: Home) -> int:
         print(f"  deviation: {line}")
     for note in document["notes"]:
         print(f"  note: {note}")
+    return 0
+
+
+def _key_init(args: argparse.Namespace, home: Home) -> int:
+    path, fingerprint = commands.key_init(home, args.file)
+    print(
+        f"wrote a new civilian hash key to {path} (mode 0600; fingerprint {fingerprint[:16]}); "
+        "back it up apart from the warehouse, and set "
+        f"MIDDLESTEP_HASH_KEY_FILE={path} for every middlestep command"
+    )
     return 0
 
 

@@ -35,7 +35,7 @@ def synthesize(
 
 
 def ingest(home: Home, export_dir: Path, department: str, *, wait_s: float = 0.0):
-    from middlestep.ingest import ingest_export
+    from middlestep.ingest import HashKeyError, ingest_export
     from middlestep.mapping import MappingError, load_mapping
 
     try:
@@ -45,7 +45,10 @@ def ingest(home: Home, export_dir: Path, department: str, *, wait_s: float = 0.0
     if not Path(export_dir).is_dir():
         raise PipelineError(f"export directory {export_dir} does not exist")
     with writer_lock(home, wait_s):
-        summary = ingest_export(home, Path(export_dir), mapping)
+        try:
+            summary = ingest_export(home, Path(export_dir), mapping)
+        except HashKeyError as error:  # refused before anything was loaded
+            raise PipelineError(str(error)) from error
     log_run(
         home,
         "ingest",
@@ -54,9 +57,42 @@ def ingest(home: Home, export_dir: Path, department: str, *, wait_s: float = 0.0
         rows_read=summary.rows_read,
         rows_loaded=summary.rows_loaded,
         rows_rejected=summary.rows_rejected,
+        files_failed=summary.files_failed,
         warnings=summary.warnings,
     )
     return summary
+
+
+def key_init(home: Home, path: Path | None) -> tuple[Path, str]:
+    """Write a new civilian hash key (mode 0600, never over an existing one); returns its path
+    and its keyed fingerprint (middlestep/ingest/civilian_key.py)."""
+    from middlestep.ingest import civilian_key
+
+    path = (path or civilian_key.configured_key_path(home.root)).expanduser().resolve()
+    try:
+        civilian_key.create_key_file(path)
+        key = civilian_key.read_key_file(path)
+    except civilian_key.HashKeyError as error:
+        raise PipelineError(str(error)) from error
+    return path, civilian_key.fingerprint(key)
+
+
+def rotate_key(
+    home: Home, department: str, exports: list[Path], new_key_file: Path, *, wait_s: float = 0.0
+) -> int:
+    """Re-hash the civilian identifiers under a new key (middlestep/ingest/rotate.py)."""
+    from middlestep.ingest import HashKeyError
+    from middlestep.ingest.rotate import rotate_key as rotate
+    from middlestep.mapping import MappingError, load_mapping
+
+    try:
+        mapping = load_mapping(department)
+        with writer_lock(home, wait_s):
+            changed = rotate(home, mapping, [Path(e) for e in exports], Path(new_key_file))
+    except (HashKeyError, MappingError) as error:
+        raise PipelineError(str(error)) from error
+    log_run(home, "key_rotate", department=mapping.department_id, rehashed=changed)
+    return changed
 
 
 def build(home: Home, *, wait_s: float = 0.0, incremental: bool = False) -> BuildIdentity:

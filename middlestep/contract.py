@@ -33,6 +33,9 @@ class Field:
     minimum: float | None = None
     maximum: float | None = None
     is_civilian_identifier: bool = False  # stored only as a keyed hash
+    # optional in the contract, but a mapping that maps it must give every row a valid value
+    # (a blank arm would silently take a randomized officer out of the ITT arms)
+    required_when_mapped: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class Table:
     # the grain, without department_id; an optional key field may be NULL (NULLs compare equal)
     key: tuple[str, ...]
     fields: tuple[Field, ...] = field(default_factory=tuple)
+    # a bad optional cell nulls that cell (with a warning) instead of rejecting the row: for the
+    # roster, which every other table is checked against (a rejected officer would take all of
+    # his rows with him)
+    keeps_rows_with_bad_optional: bool = False
 
     def field(self, name: str) -> Field:
         for candidate in self.fields:
@@ -96,6 +103,7 @@ RAW_TABLES: dict[str, Table] = {
         Table(
             "officers",
             key=("officer_id",),
+            keeps_rows_with_bad_optional=True,
             fields=(
                 Field("officer_id", TEXT, required=True),
                 Field("appointed_on", DATE, required=True),
@@ -128,7 +136,7 @@ RAW_TABLES: dict[str, Table] = {
                 Field("trial_id", TEXT, required=True),
                 Field("officer_id", TEXT, required=True),
                 Field("block_id", TEXT),
-                Field("arm", TEXT, codes=ARMS),
+                Field("arm", TEXT, codes=ARMS, required_when_mapped=True),
                 # the date the officer is scheduled to be trained (the roll-out cohort)
                 Field("cohort_on", DATE),
                 # the date the assignment was made (randomization or roll-out schedule)

@@ -7,6 +7,7 @@ up front, so a typo in a mapping is an error naming the mapping file, not a sile
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,10 @@ from middlestep.warehouse import PROJECT_ROOT
 
 DEPARTMENTS_DIR = PROJECT_ROOT / "departments"
 DEFAULT_NULL_VALUES = ("", "NA", "N/A", "NULL")
+# dates before this are rejected (an 1899 force report is a typo, not history); a department
+# whose roster reaches further back sets `earliest_date` in its mapping
+DEFAULT_EARLIEST_DATE = dt.date(1950, 1, 1)
+NAME_PATTERN = re.compile(r"[a-z0-9_]+")
 
 
 class MappingError(ValueError):
@@ -65,15 +70,24 @@ class DepartmentMapping:
     path: Path | None = None
     # the department's defaults for the commands, e.g. {"sample": "main"} (middlestep/rollout.py)
     defaults: dict[str, str] = field(default_factory=dict)
+    earliest_date: dt.date = DEFAULT_EARLIEST_DATE
 
 
 def mapping_path(name: str, departments_dir: Path = DEPARTMENTS_DIR) -> Path:
+    if not NAME_PATTERN.fullmatch(name):
+        raise MappingError(
+            f"department name {name!r}: use lower-case letters, digits and _ only "
+            f"(the mapping departments/NAME.yaml)"
+        )
     return departments_dir / f"{name}.yaml"
 
 
 def load_mapping(name_or_path: str | Path, departments_dir: Path = DEPARTMENTS_DIR):
-    path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml"):
+    """A department's mapping by name (departments/NAME.yaml); a Path object may name a
+    mapping file anywhere (tests, tools), a text never does."""
+    if isinstance(name_or_path, Path) and name_or_path.suffix in (".yaml", ".yml"):
+        path = name_or_path
+    else:
         path = mapping_path(str(name_or_path), departments_dir)
     if not path.exists():
         known = sorted(p.stem for p in departments_dir.glob("*.yaml"))
@@ -87,6 +101,9 @@ def parse_mapping(document: dict, path: Path | None = None) -> DepartmentMapping
     for required in ("department_id", "tables"):
         if required not in document:
             raise MappingError(f"{where}: missing top-level key '{required}'")
+    department_id = str(document["department_id"])
+    if not NAME_PATTERN.fullmatch(department_id):
+        raise MappingError(f"{where}: department_id {department_id!r} must match [a-z0-9_]+")
     null_values = tuple(str(v) for v in document.get("null_values", DEFAULT_NULL_VALUES))
     study = document.get("study") or {}
     tables = tuple(
@@ -94,7 +111,7 @@ def parse_mapping(document: dict, path: Path | None = None) -> DepartmentMapping
         for name, spec in document["tables"].items()
     )
     return DepartmentMapping(
-        department_id=str(document["department_id"]),
+        department_id=department_id,
         description=str(document.get("description", "")),
         timezone=str(document.get("timezone", "UTC")),
         study_start_on=_as_date(study.get("start_on")),
@@ -102,6 +119,7 @@ def parse_mapping(document: dict, path: Path | None = None) -> DepartmentMapping
         tables=tables,
         path=path,
         defaults={str(k): str(v) for k, v in (document.get("defaults") or {}).items()},
+        earliest_date=_as_date(document.get("earliest_date")) or DEFAULT_EARLIEST_DATE,
     )
 
 
@@ -126,7 +144,8 @@ def _parse_table(name: str, spec: dict, null_values: tuple[str, ...], where: str
     missing = [f.name for f in contract.fields if f.required and f.name not in mapped]
     if missing:
         raise MappingError(f"{where}: table '{name}' does not map required {', '.join(missing)}")
-    file_name = str(spec["file"])
+    file_name = _file_pattern(str(spec["file"]), f"{where}: table '{name}'")
+    _check_civilian_fields(contract, fields, f"{where}: table '{name}'")
     default_format = "parquet" if file_name.endswith(".parquet") else "csv"
     return TableMapping(
         table=name,
@@ -170,3 +189,38 @@ def _parse_field(name: str, source: Any, where: str) -> FieldMapping:
         format=source.get("format"),
         values={str(k): v for k, v in values.items()} if values else None,
     )
+
+
+def _file_pattern(pattern: str, where: str) -> str:
+    """A glob inside the export directory: relative, no '..', no drive or home."""
+    parts = Path(pattern).parts
+    if not pattern or Path(pattern).is_absolute() or pattern.startswith("~") or ".." in parts:
+        raise MappingError(
+            f"{where}: file {pattern!r} must be a pattern inside the export directory "
+            "(relative, without '..')"
+        )
+    return pattern
+
+
+def _check_civilian_fields(contract, fields: list[FieldMapping], where: str) -> None:
+    """A civilian identifier comes from one column of its own, hashed before it is loaded:
+    no value map, format, composite or constant, and no other field reads that column."""
+    for mapped in fields:
+        if not contract.field(mapped.field).is_civilian_identifier:
+            continue
+        if mapped.column is None or mapped.values or mapped.format:
+            raise MappingError(
+                f"{where}: {mapped.field} is a civilian identifier: map it from one column, "
+                "without values, format or columns"
+            )
+        others = [
+            other.field
+            for other in fields
+            if other is not mapped
+            and mapped.column in ((other.column,) + tuple(other.columns or ()))
+        ]
+        if others:
+            raise MappingError(
+                f"{where}: column {mapped.column} holds a civilian identifier and cannot also "
+                f"feed {', '.join(others)}"
+            )

@@ -77,7 +77,8 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
                 loaded=summary.rows_loaded,
                 rejected=summary.rows_rejected,
                 files_loaded=len(loaded_files),
-                files_skipped=len(summary.files) - len(loaded_files),
+                files_skipped=sum(1 for f in summary.files if f.status == "already_loaded"),
+                files_failed=summary.files_failed,
                 warnings=summary.warnings,
             )
             stage = enter("build")
@@ -153,8 +154,9 @@ def _finish(
 ) -> RunOutcome:
     seconds = round(time.monotonic() - started, 1)
     counts = f"loaded {facts.get('loaded', 0)} rejected {facts.get('rejected', 0)}"
+    failed = f", {facts['files_failed']} failed" if facts.get("files_failed") else ""
     files = (
-        f" ({facts['files_loaded']} files loaded, {facts['files_skipped']} already loaded)"
+        f" ({facts['files_loaded']} files loaded, {facts['files_skipped']} already loaded{failed})"
         if "files_loaded" in facts
         else ""
     )
@@ -205,6 +207,7 @@ def status_text(home: Home) -> str:
             lines.append(
                 f"  rows loaded {last['loaded']}, rejected {last['rejected']}; files loaded "
                 f"{last.get('files_loaded')}, already loaded {last.get('files_skipped')}"
+                + (f", FAILED {last['files_failed']}" if last.get("files_failed") else "")
             )
         gate = {True: "passed", False: "FAILED", None: "not run"}[last.get("gate_passed")]
         lines.append(f"  build {last.get('build_id', '-')}; gate {gate}")

@@ -91,7 +91,11 @@ def test_loads_good_rows_and_rejects_the_rest_with_line_field_and_reason(loaded)
     assert by_line[("force_reports", 5)][0] == "force_level"
     assert "duplicate key within the file (first at line 2)" in by_line[("force_reports", 6)][1]
     assert "expected 7 fields, found 4" in by_line[("force_reports", 7)][1]
-    assert by_line[("officers", 4)] == ("sex", "sex: unknown code 'X'")
+    assert ("officers", 4) not in by_line  # a bad optional roster cell keeps the officer
+    assert query(home, "select line_number, field, value, reason from raw._warnings") == [
+        (4, "sex", "X", "sex: unknown code 'X'")
+    ]
+    assert query(home, "select sex from raw.officers where officer_id = 'A3'") == [(None,)]
     assert query(home, "select report_id from raw.force_reports") == [("R1",)]
 
 
@@ -136,8 +140,8 @@ def test_bom_binary_and_missing_files_are_handled(tmp_path):
     (export / "force.csv").write_bytes(b"PAR1\x00\x00\x15\x04binary")
     summary = ingest_export(home, export, parse_mapping(MAPPING), as_of=AS_OF)
     roster, force = summary.files
-    assert roster.rows_loaded == 2  # the BOM did not hide the EMP column
-    assert force.rows_read == 1 and force.rows_rejected == 1
+    assert roster.rows_loaded == 3  # the BOM did not hide the EMP column
+    assert force.status == "failed" and force.rows_read == 1 and force.rows_rejected == 1
     assert (
         "binary"
         in query(home, "select reason from raw._rejects where table_name = 'force_reports'")[0][0]

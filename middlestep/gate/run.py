@@ -11,6 +11,7 @@ from pathlib import Path
 from middlestep.gate.batches import batch_checks
 from middlestep.gate.facts import read_warehouse
 from middlestep.gate.results import DEFAULT_MAX_REJECT_SHARE, GateResult
+from middlestep.gate.roster import roster_checks
 from middlestep.gate.specs import EXPECTATIONS_DIR, load_expectations
 from middlestep.gate.support import analyses_supported
 from middlestep.gate.verdicts import carried_verdicts, run_expectations
@@ -42,6 +43,7 @@ def run_gate(
     carried = carried_verdicts(specs, facts)
     checks = run_expectations(specs, facts, carried)
     checks += batch_checks(facts, max_reject_share)
+    checks += roster_checks(warehouse)  # gate/roster.py: every trial officer loaded
     analyses = analyses_supported(facts)
     rejects = tuple(
         {

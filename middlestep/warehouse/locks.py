@@ -47,9 +47,24 @@ def reader_lock(home: Home, timeout_s: float = 0.0) -> Iterator[None]:
         yield
 
 
+def _open_lock_file(home: Home, mode: int):
+    """The lock file: a writer creates it; a reader only opens it for reading (flock needs no
+    write access), so a read-only home can be read. None: no lock file and none can be made
+    (a read-only home no writer has used), so there is no writer to wait for."""
+    if mode == fcntl.LOCK_EX:
+        home.ensure()
+        return open(home.lock_file, "a+")
+    try:
+        return open(home.lock_file)
+    except FileNotFoundError:
+        try:
+            return open(home.lock_file, "a+")
+        except OSError:
+            return None
+
+
 @contextlib.contextmanager
 def _flock(home: Home, mode: int, timeout_s: float) -> Iterator[None]:
-    home.ensure()
     key = home.lock_file
     held = _HELD.get(key)
     if held is not None and (held[0] == fcntl.LOCK_EX or mode == fcntl.LOCK_SH):
@@ -61,7 +76,11 @@ def _flock(home: Home, mode: int, timeout_s: float) -> Iterator[None]:
         return
     if held is not None:
         raise WarehouseBusy(f"this process reads {home.root} and cannot also write to it")
-    with open(key, "a+") as handle:
+    handle = _open_lock_file(home, mode)
+    if handle is None:
+        yield
+        return
+    with handle:
         deadline = time.monotonic() + timeout_s
         while True:
             try:

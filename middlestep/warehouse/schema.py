@@ -56,6 +56,8 @@ def init_warehouse(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(_create_table_sql("raw.departments", RAW_DEPARTMENTS_COLUMNS))
     connection.execute(_create_table_sql("raw._batches", BATCHES_COLUMNS))
     connection.execute(_create_table_sql("raw._rejects", REJECTS_COLUMNS))
+    # optional cells with a bad value that ingest nulled (the row itself was loaded)
+    connection.execute(_create_table_sql("raw._warnings", REJECTS_COLUMNS))
 
 
 META_BUILDS_DDL = """
