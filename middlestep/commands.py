@@ -177,6 +177,7 @@ def report(
         analysis_notes=tuple(analysis.notes),
         rollout=analysis.rollout,
         rollout_effects=tuple(analysis.rollout_effects),
+        plan=_plan_document(home, analysis),
     )
     with memo_directory(home.analysis_cache):  # the plots, redrawn only when they change
         paths = write_report(home.report_dir, context)
@@ -215,6 +216,14 @@ def plan_status(home: Home, department: str):
             return status_of(connection, department)
     except PlanError as error:
         raise PipelineError(str(error)) from error
+
+
+def _plan_document(home: Home, analysis: trial.Analysis) -> dict | None:
+    """The plan of a randomized trial's report (none for a roll-out-only department)."""
+    if analysis.rollout is not None:
+        return None
+    status = plan_status(home, analysis.department_id)
+    return status.to_dict() if status is not None else None
 
 
 def panel(home: Home, department: str, sample: str, *, trial_id: str | None, out: Path):

@@ -168,9 +168,16 @@ def test_html_embeds_the_plot_and_shows_the_gate_status(gated_report):
 
 def test_summary_says_what_was_found_in_plain_words(gated_report):
     html = gated_report.html.read_text()
-    assert "Training increased personal conversation by 0.12 points (95% CI 0.04 to 0.2)." in html
-    assert "No detectable change in force reports (rate ratio 0.93, 95% CI 0.78 to 1.11)." in html
-    assert "Training reduced the odds of arrest by 30%" in html
+    assert (
+        "Assignment to training (intent-to-treat) increased personal conversation by 0.12 "
+        "points (95% CI 0.04 to 0.2); Holm-adjusted p 0.012 over the all outcomes." in html
+    )
+    assert (
+        "Assignment to training (intent-to-treat): no detectable change in force reports; the "
+        "interval rules out reductions larger than 22% and increases larger than 11% (rate "
+        "ratio 0.93, 95% CI 0.78 to 1.11)." in html
+    )
+    assert "Assignment to training (intent-to-treat) reduced the odds of arrest by 30%" in html
     assert "Complaint effects were not estimated: no complaints delivered." in html
     assert "empathy (alpha 0.55)" in html
 
@@ -276,3 +283,81 @@ def test_the_gate_line_says_how_many_checks_were_kept_on_unchanged_data(tmp_path
         "kept from the last passed gate"
         not in write_report(tmp_path / "all", context()).markdown.read_text()
     )
+
+
+def _effect(outcome: str, p_value: float, **fields) -> Effect:
+    values = dict(estimate=0.8, std_error=0.1, ci_low=0.66, ci_high=0.97, n_units=200)
+    values.update(fields)
+    return Effect(
+        outcome=outcome, estimator="poisson", p_value=p_value, scale="rate_ratio", **values
+    )
+
+
+def _plan_document() -> dict:
+    """The synthetic trial's plan as the report gets it, with one deviation."""
+    from middlestep.plan import load_plan, plan_path, plan_status
+
+    document = plan_status(load_plan(plan_path("synthetic")), [], outcomes_seen_now=0).to_dict()
+    document["deviations"] = ["families.primary.outcomes: registered [a], used [b]"]
+    return document
+
+
+PLAN = _plan_document()
+
+
+def test_a_finding_needs_its_family_adjusted_p_and_exploratory_is_never_one():
+    from middlestep.report.summary import summary_sentences
+
+    effects = [
+        _effect("force_reports", 0.01),  # Holm over 2: 0.02, a finding
+        _effect("empathy", 0.04),  # Holm: 0.04 * 1 after the first... max(0.02, 0.04) = 0.04
+        _effect("arrest", 0.001),  # exploratory: never a finding, however small its p
+    ]
+    summary = summary_sentences(context(effects=effects, plan=PLAN))
+    assert [line.split(" by ")[0] for line in summary["found"]] == [
+        "Assignment to training (intent-to-treat) reduced force reports",
+        "Assignment to training (intent-to-treat) reduced empathy",
+    ]
+    assert "Holm-adjusted p 0.02 over the primary family" in summary["found"][0]
+    (arrest,) = summary["not_findings"]
+    assert "arrest" in arrest and arrest.endswith("unadjusted p 0.001, exploratory outcome.")
+    assert any("Deviation from the registered analysis plan" in c for c in summary["caveats"])
+
+
+def test_nominal_p_below_5_percent_is_not_a_finding_once_adjusted():
+    from middlestep.report.summary import summary_sentences
+
+    effects = [_effect(name, p) for name, p in [("a", 0.04), ("b", 0.5), ("c", 0.6)]]
+    summary = summary_sentences(context(effects=effects, plan=None))
+    assert summary["found"] == []
+    assert "not significant after adjustment (Holm-adjusted p 0.12" in summary["not_findings"][0]
+    assert any("No pre-registered analysis plan" in c for c in summary["caveats"])
+
+
+def test_probability_differences_read_as_percentage_points_and_nulls_say_what_they_exclude():
+    binary = Effect(
+        outcome="personal_conversation",
+        estimator="ITT diff-in-diff, logit (probability scale)",
+        estimate=0.13,
+        std_error=0.07,
+        ci_low=-0.0155,
+        ci_high=0.275,
+        p_value=0.08,
+        n_units=241,
+        scale="difference",
+    )
+    assert describe_effect(binary) == (
+        "Assignment to training (intent-to-treat): no detectable change in personal "
+        "conversation; the interval rules out decreases larger than 1.55 percentage points and "
+        "increases larger than 27.5 percentage points (difference +13 percentage points, 95% CI "
+        "-1.55 to 27.5)."
+    )
+
+
+def test_results_json_and_html_carry_the_plan(tmp_path):
+    paths = write_report(tmp_path, context(plan=PLAN))
+    document = json.loads(paths.json.read_text())
+    assert document["plan"]["sha256"] == PLAN["sha256"] and len(PLAN["sha256"]) == 64
+    html = paths.html.read_text()
+    assert "Analysis plan" in html and "Deviations from the registered plan" in html
+    assert "<strong>primary</strong> (confirmatory; multiplicity: holm)" in html

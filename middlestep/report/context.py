@@ -47,6 +47,9 @@ class ReportContext:
     analysis_notes: tuple[str, ...] = ()
     rollout: Any = None  # analysis.rollout.RolloutStudy of a roll-out department
     rollout_effects: Sequence[Effect] = ()  # a wait-list trial read as a staggered roll-out
+    # the analysis plan and its registration (middlestep.plan.PlanStatus.to_dict()); None: the
+    # department has no plan file
+    plan: Mapping[str, Any] | None = None
 
     @property
     def gate_passed(self) -> bool:

@@ -117,5 +117,6 @@ def results_document(
             "rollout": context.rollout.to_dict() if context.rollout is not None else None,
             "rollout_effects": [effect.to_dict() for effect in context.rollout_effects],
             "provenance": dict(provenance if provenance is not None else context.provenance),
+            "plan": dict(context.plan) if context.plan is not None else None,
         }
     )

@@ -1,48 +1,140 @@
-"""The report's plain-language sentences: what was found, what was not, what could not be
-analysed, and caveats; one sentence per effect a department reader understands.
+"""The report's plain-language sentences: what was found, what was not, what is not a finding
+(exploratory, or not significant once adjusted for the family's multiple outcomes), what could not
+be analysed, and caveats; one sentence per effect a department reader understands, worded as the
+effect of assignment to training (intent-to-treat).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+from statsmodels.stats.multitest import multipletests
 
 from analysis.results import Effect
 from middlestep.report.context import ALPHA_THRESHOLD, RATIO_SCALES, UNGATED_LABEL, ReportContext
 from middlestep.report.numbers import finite, is_detectable, num, outcome_label
 from middlestep.report.sections import power_sentences
 
+ASSIGNMENT = "Assignment to training (intent-to-treat)"
+
 
 def describe_effect(effect: Effect) -> str:
-    """One sentence a department reader understands."""
+    """One sentence a department reader understands, in the words of what was estimated: the
+    effect of assignment to training (intent-to-treat), not of training received."""
     label = outcome_label(effect.outcome)
     if not finite(effect.estimate):
         return f"The effect on {label} could not be estimated."
     ci = f"95% CI {num(effect.ci_low)} to {num(effect.ci_high)}"
     if effect.scale in RATIO_SCALES:
         kind = "rate ratio" if effect.scale == "rate_ratio" else "odds ratio"
+        subject = label if effect.scale == "rate_ratio" else f"the odds of {label}"
         if not is_detectable(effect):
-            return f"No detectable change in {label} ({kind} {num(effect.estimate)}, {ci})."
+            return (
+                f"{ASSIGNMENT}: no detectable change in {subject}; {rules_out(effect)} "
+                f"({kind} {num(effect.estimate)}, {ci})."
+            )
         change = effect.estimate - 1.0
         verb = "increased" if change > 0 else "reduced"
-        subject = label if effect.scale == "rate_ratio" else f"the odds of {label}"
         return (
-            f"Training {verb} {subject} by {abs(change):.0%} ({kind} {num(effect.estimate)}, {ci})."
+            f"{ASSIGNMENT} {verb} {subject} by {abs(change):.0%} "
+            f"({kind} {num(effect.estimate)}, {ci})."
         )
+    value, low, high, unit = _in_reported_units(effect)
+    ci = f"95% CI {num(low)} to {num(high)}"
+    if not is_detectable(effect):
+        return (
+            f"{ASSIGNMENT}: no detectable change in {label}; {rules_out(effect)} "
+            f"(difference {value:+.3g} {unit}, {ci})."
+        )
+    verb = "increased" if value > 0 else "decreased"
+    return f"{ASSIGNMENT} {verb} {label} by {num(abs(value))} {unit} ({ci})."
+
+
+def rules_out(effect: Effect) -> str:
+    """What a 95% interval that includes no effect excludes, in the effect's reported units."""
+    if effect.scale in RATIO_SCALES:
+        reduction = 1.0 - effect.ci_low
+        increase = effect.ci_high - 1.0
+        return (
+            f"the interval rules out reductions larger than {reduction:.0%} and increases "
+            f"larger than {increase:.0%}"
+        )
+    _, low, high, unit = _in_reported_units(effect)
+    return (
+        f"the interval rules out decreases larger than {num(abs(low))} {unit} and increases "
+        f"larger than {num(high)} {unit}"
+    )
+
+
+def _in_reported_units(effect: Effect) -> tuple[float, float, float, str]:
+    """(estimate, ci_low, ci_high, unit): a difference in proportions in percentage points."""
+    if effect.scale == "difference" and "probability" in effect.estimator:
+        return (
+            100 * effect.estimate,
+            100 * effect.ci_low,
+            100 * effect.ci_high,
+            "percentage points",
+        )
+    if effect.scale == "percentage_points":
+        return effect.estimate, effect.ci_low, effect.ci_high, "percentage points"
     unit = "standard deviations" if effect.scale == "sd" else "points"
     unit = effect.extras.get("unit") or unit  # e.g. "per officer-month"
-    if not is_detectable(effect):
-        return f"No detectable change in {label} (difference {effect.estimate:+.3g} {unit}, {ci})."
-    verb = "increased" if effect.estimate > 0 else "decreased"
-    return f"Training {verb} {label} by {num(abs(effect.estimate))} {unit} ({ci})."
+    return effect.estimate, effect.ci_low, effect.ci_high, unit
+
+
+def adjusted_p_values(
+    effects: Sequence[Effect], plan: Mapping[str, Any] | None
+) -> dict[str, tuple[float, str, str, str]]:
+    """outcome -> (adjusted p, method, role, family) over the families of the analysis plan.
+
+    Without a plan, every estimated effect is one Holm family (the conservative choice). An
+    exploratory outcome, or one in no family, is never adjusted into a finding.
+    """
+    families = [
+        (family["outcomes"], family["multiplicity"], family["role"], f"{family['name']} family")
+        for family in (plan or {}).get("families", [])
+    ] or [([effect.outcome for effect in effects], "holm", "confirmatory", "all outcomes")]
+    adjusted: dict[str, tuple[float, str, str, str]] = {}
+    for outcomes, method, role, family in families:
+        members = [e for e in effects if e.outcome in outcomes and finite(e.p_value)]
+        if not members:
+            continue
+        p_values = [float(e.p_value) for e in members]
+        if method == "none":
+            values = p_values
+        else:
+            values = multipletests(p_values, method=method)[1].tolist()
+        for effect, value in zip(members, values, strict=True):
+            adjusted[effect.outcome] = (float(value), method, role, family)
+    return adjusted
 
 
 def summary_sentences(context: ReportContext) -> dict[str, list[str]]:
-    """What was found, what was not, what could not be analysed, and caveats."""
-    found = [describe_effect(e) for e in context.effects if is_detectable(e)]
-    not_found = [describe_effect(e) for e in context.effects if not is_detectable(e)]
+    """What was found, what was not, what was not a finding, what could not be analysed, and
+    caveats. A finding is an effect of a confirmatory or secondary family whose p-value,
+    adjusted for the family's multiple outcomes as the plan says, is below 5%."""
+    adjusted = adjusted_p_values(context.effects, context.plan)
+    found, not_found, not_findings = [], [], []
+    for effect in context.effects:
+        sentence = describe_effect(effect)
+        if not is_detectable(effect):
+            not_found.append(sentence)
+            continue
+        p_adjusted, method, role, family = adjusted.get(
+            effect.outcome, (float("nan"), "none", "", "")
+        )
+        adjustment = _adjusted_text(method, p_adjusted, family)
+        if role in ("confirmatory", "secondary") and p_adjusted < 0.05:
+            found.append(f"{sentence[:-1]}; {adjustment}.")
+        else:
+            why = (
+                "exploratory outcome"
+                if role in ("exploratory", "")
+                else f"not significant after adjustment ({adjustment})"
+            )
+            not_findings.append(f"{sentence[:-1]}; unadjusted p {num(effect.p_value)}, {why}.")
     not_analysed = [
         f"{row['analysis'][:1].upper()}{row['analysis'][1:]} were not estimated: "
         f"{row.get('reason') or 'not supported by the data'}."
@@ -66,6 +158,7 @@ def summary_sentences(context: ReportContext) -> dict[str, list[str]]:
             + ", ".join(outcome_label(item) for item in context.excluded_items)
             + "."
         )
+    caveats += plan_caveats(context.plan)
     if not context.effects:
         not_found.append("No effects were estimated.")
     box = context.open_box
@@ -73,10 +166,32 @@ def summary_sentences(context: ReportContext) -> dict[str, list[str]]:
     return {
         "found": found,
         "not_found": not_found,
+        "not_findings": not_findings,
         "not_analysed": not_analysed,
         "could_detect": could_detect,
         "caveats": caveats,
     }
+
+
+def _adjusted_text(method: str, p_adjusted: float, family: str) -> str:
+    name = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}.get(method, method)
+    return f"{name}-adjusted p {num(p_adjusted)} over the {family}"
+
+
+def plan_caveats(plan: Mapping[str, Any] | None) -> list[str]:
+    """The plan's registration and deviations, said where a reader of the summary sees them."""
+    if plan is None:
+        return [
+            "No pre-registered analysis plan: every estimate is one family adjusted by Holm's "
+            "method."
+        ]
+    lines = [f"Deviation from the registered analysis plan: {line}." for line in plan["deviations"]]
+    if not plan.get("registered"):
+        lines.append(
+            f"The analysis plan (sha256 {plan['sha256'][:12]}) was not registered before "
+            "post-period outcomes arrived."
+        )
+    return lines
 
 
 def gate_analyses(context: ReportContext) -> list[Mapping[str, Any]]:

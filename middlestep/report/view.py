@@ -105,6 +105,7 @@ def view_model(
         "ungated_reason": context.ungated_reason,
         "ungated_label": UNGATED_LABEL,
         "summary": summary,
+        "plan": context.plan,
         "effects": table(effects_frame(context.effects, context.truth)),
         "effect_notes": notes,
         "has_truth": bool(context.truth),
