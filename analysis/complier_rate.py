@@ -83,7 +83,8 @@ def complier_rate_ratio(
     )
     draws = _bootstrap_means(officers, weighted, is_treated, n_bootstrap, seed)
     treated_rate, untreated_rate, first_stage = (float(v[0]) for v in point)
-    log_draws = np.log(draws[0] / draws[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_draws = np.log(draws[0] / draws[1])
     defined = (draws[0] > 0) & (draws[1] > 0)
     n_undefined = int((~defined).sum())
     scale_words = f"per {exposure}" if exposure else "per officer-month"
