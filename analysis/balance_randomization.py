@@ -30,11 +30,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.balance import officer_covariates
 from analysis.randomization import block_permutations
 
 DEFAULT_BALANCE_PERMUTATIONS = 2000
@@ -144,3 +146,29 @@ def _precision(
     kept = eigenvalues > 1e-9 * max(eigenvalues.max(), 1e-300)
     inverse = (eigenvectors[:, kept] / eigenvalues[kept]) @ eigenvectors[:, kept].T
     return inverse / np.outer(scale, scale), int(kept.sum())
+
+
+def roster_balance_test(
+    officers: pd.DataFrame,
+    officer_months: pd.DataFrame,
+    *,
+    arm: str = "arm",
+    block: str = "block_id",
+    trial_start: date | None = None,
+    pre_months: int = 12,
+    n_permutations: int = DEFAULT_BALANCE_PERMUTATIONS,
+    seed: int = 0,
+) -> RandomizationBalanceTest:
+    """`randomization_balance_test` of the balance table's officer and pre-period covariates
+    (`analysis.balance.officer_covariates`; the SSO pre-period means are left out: many
+    officers have no pre-period clip)."""
+    covariates, groups = officer_covariates(
+        officers,
+        officer_months,
+        arm=arm,
+        block=block,
+        trial_start=trial_start,
+        pre_months=pre_months,
+    )
+    names = [name for name, group in groups.items() if group != "sso"]
+    return randomization_balance_test(covariates, names, n_permutations=n_permutations, seed=seed)

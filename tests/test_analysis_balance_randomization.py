@@ -11,7 +11,11 @@ import pandas as pd
 import pytest
 
 from analysis.balance import officer_covariates
-from analysis.balance_randomization import balance_statistics, randomization_balance_test
+from analysis.balance_randomization import (
+    balance_statistics,
+    randomization_balance_test,
+    roster_balance_test,
+)
 from analysis.randomization import block_permutations
 from analysis.simulate import TrialScenario, simulate_trial
 
@@ -105,11 +109,12 @@ def test_permuted_statistics_average_the_rank_of_the_covariance(roster):
 
 def test_detects_a_planted_imbalance_in_age():
     trial = simulate_trial(TrialScenario(n_officers=300, n_blocks=10), seed=5)
+    balanced = roster_balance_test(trial.officers, trial.officer_months, seed=1)
     officers = trial.officers.copy()
     officers.loc[officers["arm"] == "treatment", "age_at_assignment"] += 2.5
-    covariates, groups = officer_covariates(officers, trial.officer_months)
-    test = randomization_balance_test(covariates, _officer_covariate_names(groups), seed=1)
-    assert test.p_value < 0.01
+    imbalanced = roster_balance_test(officers, trial.officer_months, seed=1)
+    assert balanced.p_value > 0.05
+    assert imbalanced.p_value < 0.01
 
 
 def test_officers_without_pre_period_months_are_kept_with_a_missing_indicator():
