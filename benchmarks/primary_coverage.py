@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -182,15 +183,30 @@ def primary_coverage_study(
     jobs: int = 1,
     fisher: bool = True,
     complier: bool = True,
+    records_path: str | None = None,
 ) -> pd.DataFrame:
-    """One row per outcome x estimator (columns `PRIMARY_COLUMNS`)."""
+    """One row per outcome x estimator (columns `PRIMARY_COLUMNS`). With `records_path`, every
+    department's records are appended to that CSV file as soon as they are computed (a long
+    study that is stopped keeps what it has done: `summarise_primary(pd.read_csv(path))`)."""
     work = functools.partial(_records_of_seed, make_trial, {"fisher": fisher, "complier": complier})
+    records: list[dict] = []
+
+    def keep(batch: list[dict]) -> None:
+        records.extend(batch)
+        if records_path:
+            frame = pd.DataFrame(batch)
+            frame.to_csv(
+                records_path, mode="a", header=not Path(records_path).exists(), index=False
+            )
+
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            batches = list(pool.map(work, seeds))
+            for batch in pool.map(work, seeds):
+                keep(batch)
     else:
-        batches = [work(seed) for seed in seeds]
-    return summarise_primary(pd.DataFrame([r for batch in batches for r in batch]))
+        for seed in seeds:
+            keep(work(seed))
+    return summarise_primary(pd.DataFrame(records))
 
 
 def summarise_primary(records: pd.DataFrame) -> pd.DataFrame:
@@ -229,10 +245,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--source", choices=sorted(SOURCES), default="generator")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--out", default=None, help="also write the table to this CSV file")
+    parser.add_argument("--records", default=None, help="append every department's records here")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     seeds = range(args.seed, args.seed + args.departments)
-    table = primary_coverage_study(SOURCES[args.source], seeds, jobs=args.jobs)
+    table = primary_coverage_study(
+        SOURCES[args.source], seeds, jobs=args.jobs, records_path=args.records
+    )
     elapsed = time.perf_counter() - started
     if args.out:
         table.to_csv(args.out, index=False)
