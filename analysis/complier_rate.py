@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.ancova import with_rules_out_note
-from analysis.force import window_panel
+from analysis.force_ancova import post_period_panel
 from analysis.inference import wald_p_value
 from analysis.results import Effect
 
@@ -62,10 +62,12 @@ def complier_rate_ratio(
 ) -> Effect:
     """The compliers' rate ratio of `outcome` with its officer-bootstrap interval (module
     docstring)."""
-    data, _, _ = window_panel(
+    post, _, _, _ = post_period_panel(
         officer_months,
         outcome,
         exposure=exposure,
+        block=block,
+        carry=[trained],
         cluster=cluster,
         arm=arm,
         month=month,
@@ -73,9 +75,8 @@ def complier_rate_ratio(
         trial_start=trial_start,
         control_start=control_start,
         pre_months=pre_months,
-        carry=[trained, block],
     )
-    officers = _officer_sums(data[data["post"] == 1], trained, block)
+    officers = _officer_sums(post, trained)
     weighted = officers[list(SUMS)].to_numpy(float) * officers["weight"].to_numpy()[:, None]
     is_treated = officers["treated_arm"].to_numpy() == 1
     point = _complier_means(
@@ -118,7 +119,7 @@ def complier_rate_ratio(
         ci_high=float(high),
         p_value=float(p_value),
         n_units=len(officers),
-        n_obs=int((data["post"] == 1).sum()),
+        n_obs=len(post),
         scale="rate_ratio",
         extras={
             "complier_rate_trained": treated_rate,
@@ -136,7 +137,7 @@ def complier_rate_ratio(
     return with_rules_out_note(effect)
 
 
-def _officer_sums(post: pd.DataFrame, trained: str, block: str) -> pd.DataFrame:
+def _officer_sums(post: pd.DataFrame, trained: str) -> pd.DataFrame:
     """One row per officer: post-period events and exposure, in trained months and in all, the
     arm, the block and the officer's inverse-probability weight."""
     is_trained = post[trained].fillna(False).astype(bool).to_numpy()
@@ -144,7 +145,7 @@ def _officer_sums(post: pd.DataFrame, trained: str, block: str) -> pd.DataFrame:
         {
             "cluster": post["cluster"].to_numpy(),
             "treated_arm": post["treated_arm"].to_numpy(),
-            "block": post[block].astype("string").fillna("(none)").to_numpy(),
+            "block": post["block"].to_numpy(),
             "events": post["y"].to_numpy(float),
             "events_trained": post["y"].to_numpy(float) * is_trained,
             "exposure": post["exposure"].to_numpy(float),

@@ -28,6 +28,7 @@ Months flagged inactive are left out of both periods.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
@@ -59,10 +60,11 @@ def force_ancova_effect(
     covariance: str = "CR2",
 ) -> Effect:
     """The ITT rate ratio of `outcome` per officer-month (or per `exposure`), module docstring."""
-    data, n_zero, events_zero = window_panel(
+    post, n_zero, events_zero, n_without_pre = post_period_panel(
         officer_months,
         outcome,
         exposure=exposure,
+        block=block,
         cluster=cluster,
         arm=arm,
         month=month,
@@ -70,9 +72,7 @@ def force_ancova_effect(
         trial_start=trial_start,
         control_start=control_start,
         pre_months=pre_months,
-        carry=[block],
     )
-    post, n_without_pre = _post_with_pre_rate(data, block)
     scale_words = f"per {exposure}" if exposure else "per officer-month"
     notes = [
         f"ITT: effect of assignment to training on {outcome} {scale_words}, post-period "
@@ -136,6 +136,27 @@ def force_ancova_effect(
         extras,
         notes,
     )
+
+
+def post_period_panel(
+    officer_months: pd.DataFrame,
+    outcome: str,
+    *,
+    exposure: str | None = None,
+    block: str = "block_id",
+    carry: Sequence[str] = (),
+    **window,
+) -> tuple[pd.DataFrame, int, int, int]:
+    """The post-period officer-months of the ITT window in model form (`analysis.force`'s
+    `window_panel`; `window` takes its cluster, arm, month, active, trial_start, control_start
+    and pre_months), with the block as "block", the officer's log pre-period rate and the missing
+    indicator; and the officer-months dropped for zero exposure, their events, and the officers
+    without pre-period months."""
+    data, n_zero, events_zero = window_panel(
+        officer_months, outcome, exposure=exposure, carry=[block, *carry], **window
+    )
+    post, n_without_pre = _post_with_pre_rate(data, block)
+    return post, n_zero, events_zero, n_without_pre
 
 
 def _post_with_pre_rate(data: pd.DataFrame, block: str) -> tuple[pd.DataFrame, int]:

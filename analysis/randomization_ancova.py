@@ -30,9 +30,8 @@ import pandas as pd
 import statsmodels.api as sm
 
 from analysis.ancova import _design, _post_frame
-from analysis.force import window_panel
 from analysis.force_ancova import _design as _force_design
-from analysis.force_ancova import _post_with_pre_rate
+from analysis.force_ancova import post_period_panel
 from analysis.randomization import (
     DEFAULT_PERMUTATIONS,
     FisherTest,
@@ -93,20 +92,19 @@ def force_ancova_permutation_test(
     seed: int = 0,
 ) -> FisherTest:
     """Fisher test of the sharp null for the force (complaints) Poisson ANCOVA."""
-    data, _, _ = window_panel(
+    post, _, _, _ = post_period_panel(
         officer_months,
         outcome,
         exposure=exposure,
+        block=block,
         cluster=officer,
         arm=arm,
         month=month,
         active=active,
         pre_months=pre_months,
-        carry=[block],
     )
     assigned = officers if officers is not None else officer_months
     ids, treated, blocks = _assignment(assigned, officer, arm, block)
-    post, _ = _post_with_pre_rate(data, block)
     post = post[post["cluster"].astype(str).isin(ids)].reset_index(drop=True)
     expected = _expected_events(post)
     position = ids.get_indexer(post["cluster"].astype(str))

@@ -26,9 +26,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.ancova import _design, _post_frame
-from analysis.force import window_panel
 from analysis.force_ancova import _design as _force_design
-from analysis.force_ancova import _post_with_pre_rate
+from analysis.force_ancova import post_period_panel
 from analysis.inference import cluster_codes
 
 DEFAULT_DRAWS = 4999
@@ -93,10 +92,10 @@ def force_block_wild_bootstrap_test(
 ) -> WildBootstrapTest:
     """The block-clustered robustness test of the force (complaints) ANCOVA per officer-month:
     least squares of the count on the Poisson ANCOVA's regressors."""
-    data, _, _ = window_panel(
+    post, _, _, _ = post_period_panel(
         officer_months,
         outcome,
-        exposure=None,
+        block=block,
         cluster=cluster,
         arm=arm,
         month=month,
@@ -104,9 +103,7 @@ def force_block_wild_bootstrap_test(
         trial_start=trial_start,
         control_start=control_start,
         pre_months=pre_months,
-        carry=[block],
     )
-    post, _ = _post_with_pre_rate(data, block)
     design = _force_design(post)
     return _test(outcome, design, post["y"], post["block"], n_draws, seed, "OLS (counts)")
 
