@@ -206,3 +206,47 @@ def _force_permutations(
     if not math.isfinite(observed):
         return math.nan, math.nan, statistic[1:]
     return observed, fisher_p_value(observed, statistic[1:]), statistic[1:]
+
+
+@dataclasses.dataclass(frozen=True)
+class FisherTest:
+    """A Fisher randomization test whose undefined draws count against the null's rejection."""
+
+    statistic: float
+    p_value: float
+    n_permutations: int
+    n_undefined: int  # re-randomizations whose statistic could not be computed
+
+
+def conservative_fisher_test(observed: float, permuted: np.ndarray) -> FisherTest:
+    """Two-sided permutation p-value in which a permutation whose statistic is undefined (NaN:
+    a fit that fails, an arm without events) counts as extreme: the p-value can only be too
+    large, never too small, whatever made the draw undefined. An undefined observed statistic
+    gives a NaN p-value."""
+    permuted = np.asarray(permuted, float)
+    undefined = ~np.isfinite(permuted)
+    if not math.isfinite(observed):
+        return FisherTest(math.nan, math.nan, len(permuted), int(undefined.sum()))
+    extreme = undefined | (np.abs(np.where(undefined, 0.0, permuted)) >= abs(observed) - 1e-12)
+    return FisherTest(
+        statistic=float(observed),
+        p_value=float((1.0 + extreme.sum()) / (1.0 + len(permuted))),
+        n_permutations=len(permuted),
+        n_undefined=int(undefined.sum()),
+    )
+
+
+def with_fisher_test(effect: Effect, test: FisherTest) -> Effect:
+    """The effect with `fisher_p_value`, `n_permutations` and `n_permutations_undefined` in its
+    extras, and a note saying how the undefined draws were counted."""
+    extras = {
+        **effect.extras,
+        "fisher_p_value": test.p_value,
+        "n_permutations": test.n_permutations,
+        "n_permutations_undefined": test.n_undefined,
+    }
+    note = (
+        f"Fisher p-value: {test.n_permutations} re-randomizations of arm within blocks "
+        f"(officers); {test.n_undefined} with an undefined statistic, counted as extreme"
+    )
+    return dataclasses.replace(effect, extras=extras, notes=effect.notes + (note,))
