@@ -178,6 +178,11 @@ def report(
         rollout=analysis.rollout,
         rollout_effects=tuple(analysis.rollout_effects),
         plan=_plan_document(home, analysis),
+        primary_effects=tuple(analysis.primary_effects),
+        robustness_effects=tuple(analysis.robustness_effects),
+        balance_test=analysis.balance_test,
+        consort=analysis.consort,
+        cell_means=analysis.cell_means,
     )
     with memo_directory(home.analysis_cache):  # the plots, redrawn only when they change
         paths = write_report(home.report_dir, context)

@@ -35,6 +35,14 @@ class Analysis:
     # department, and a wait-list trial's force/complaint effects read as a two-cohort roll-out
     rollout: Any = None  # analysis.rollout.RolloutStudy
     rollout_effects: list = field(default_factory=list)
+    # the design's own estimators (issue: the analysis plan): post-period ANCOVA with block fixed
+    # effects per plan outcome, force and complaints per call beside them, the randomization
+    # balance test, the flow of officers and clips, and each SSO item's arm x period means
+    primary_effects: list = field(default_factory=list)
+    robustness_effects: list = field(default_factory=list)
+    balance_test: Any = None  # analysis.balance_randomization.RandomizationBalanceTest
+    consort: Any = None  # DataFrame: step x arm
+    cell_means: Any = None  # DataFrame: outcome x arm x period
 
     def to_dict(self) -> dict[str, Any]:
 
@@ -54,13 +62,17 @@ class Analysis:
                 **(self.open_box.to_dict() if self.open_box is not None else {}),
                 "rollout_effects": [effect.to_dict() for effect in self.rollout_effects],
                 "rollout": self.rollout.to_dict() if self.rollout is not None else None,
+                "primary_effects": [effect.to_dict() for effect in self.primary_effects],
+                "robustness_effects": [effect.to_dict() for effect in self.robustness_effects],
+                "balance_test": self.balance_test.to_dict() if self.balance_test else None,
                 "notes": self.notes,
             }
         )
 
     def text(self) -> str:
         banner = [] if self.is_gated else ["UNGATED: not for publication", ""]
-        blocks = [effect.summary() for effect in self.effects]
+        blocks = [effect.summary() for effect in self.primary_effects]
+        blocks += [effect.summary() for effect in self.effects]
         box = self.open_box
         if box is not None:
             if box.power is not None:
@@ -178,6 +190,7 @@ def _analyze(
     for outcome in ("force_reports", "complaints"):
         analysis.effects.append(force_effect(marts.officer_months, outcome=outcome))
     analysis.effects = add_fisher_p_values(analysis.effects, marts, items, settings)
+    _design_estimates(analysis, marts, settings)
     communication = [effect for effect in analysis.effects if effect.outcome in items]
     analysis.open_box = open_box(
         marts, communication, items, settings=settings, call_type_groups=call_type_groups(home)
@@ -194,6 +207,62 @@ def _analyze(
         except Exception as error:  # noqa: BLE001 - the trial's own estimates stand alone
             analysis.notes.append(f"staggered roll-out estimates not computed: {error}")
     return analysis
+
+
+def _design_estimates(analysis: Analysis, marts: Any, settings: Any) -> None:
+    """The estimators the randomization within blocks calls for (the analysis plan's primary):
+    each attempted on its own, a failure a note rather than a lost report."""
+    import pandas as pd
+
+    from analysis.ancova import ancova_itt_effects
+    from analysis.balance_randomization import roster_balance_test
+    from analysis.consort import cell_means, consort_flow
+    from analysis.force_ancova import force_ancova_effect
+
+    dates = marts.study_dates
+    window = {"trial_start": dates.trial_start_on, "control_start": dates.control_start_on}
+    steps = {
+        "primary SSO estimates": lambda: analysis.primary_effects.extend(
+            ancova_itt_effects(marts.encounters, dict(SSO_ITEMS)) if len(marts.encounters) else []
+        ),
+        "primary force and complaint estimates": lambda: analysis.primary_effects.extend(
+            force_ancova_effect(marts.officer_months, outcome=outcome, **window)
+            for outcome in ("force_reports", "complaints")
+        ),
+        "per-call force and complaint estimates": lambda: analysis.robustness_effects.extend(
+            force_ancova_effect(
+                marts.officer_months, outcome=outcome, exposure="calls_attended", **window
+            )
+            for outcome in ("force_reports", "complaints")
+        ),
+        "randomization balance test": lambda: setattr(
+            analysis,
+            "balance_test",
+            roster_balance_test(
+                marts.officers,
+                marts.officer_months,
+                trial_start=dates.trial_start_on,
+                seed=settings.seed,
+            ),
+        ),
+        "flow of officers and clips": lambda: setattr(
+            analysis,
+            "consort",
+            consort_flow(marts.officers, marts.officer_months, marts.encounters, **window),
+        ),
+        "arm x period means": lambda: setattr(
+            analysis,
+            "cell_means",
+            pd.concat([cell_means(marts.encounters, item) for item in SSO_ITEMS])
+            if len(marts.encounters)
+            else None,
+        ),
+    }
+    for name, step in steps.items():
+        try:
+            step()
+        except Exception as error:  # noqa: BLE001 - one estimate's failure is said, not fatal
+            analysis.notes.append(f"{name} not computed: {error}")
 
 
 def _trial_not_yet_estimable(marts) -> str | None:

@@ -165,3 +165,26 @@ def test_plan_registered_after_post_period_outcomes_is_shown_as_a_deviation(demo
     assert after["registered"] is True and after["registered_before_outcomes"] is False
     assert after["post_period_outcomes_seen_at_registration"] > 0
     assert after["deviations"][0].startswith("the plan was registered only after")
+
+
+def test_report_leads_with_the_plans_primary_estimates_and_the_design(demo):
+    _, paths = demo
+    results = json.loads(paths.json.read_text())
+    plan_outcomes = {o for family in results["plan"]["families"] for o in family["outcomes"]}
+    assert {effect["outcome"] for effect in results["primary_effects"]} == plan_outcomes
+    by_outcome = {effect["outcome"]: effect for effect in results["primary_effects"]}
+    assert by_outcome["personal_conversation"]["scale"] == "percentage_points"
+    assert by_outcome["force_reports"]["scale"] == "rate_ratio"
+    assert {effect["outcome"] for effect in results["robustness_effects"]} == {
+        "force_reports",
+        "complaints",
+    }
+    flow = {row["step"]: row for row in results["consort"]}
+    assert flow["randomized"]["total"] == 300
+    assert 0 < results["balance_test"]["p_value"] <= 1
+    assert results["balance_test"]["n_permutations"] >= 1000
+    for line in results["summary"]["found"]:
+        assert line.startswith("Assignment to training (intent-to-treat)")
+        assert "-adjusted p" in line
+    html = paths.html.read_text()
+    assert "Primary estimates (pre-specified" in html and "Flow of officers and clips" in html

@@ -50,6 +50,13 @@ class ReportContext:
     # the analysis plan and its registration (middlestep.plan.PlanStatus.to_dict()); None: the
     # department has no plan file
     plan: Mapping[str, Any] | None = None
+    # the design's own estimators (middlestep/trial.py _design_estimates): when present, the
+    # summary is built from the primary estimates, the difference-in-differences is robustness
+    primary_effects: Sequence[Effect] = ()
+    robustness_effects: Sequence[Effect] = ()
+    balance_test: Any = None  # analysis.balance_randomization.RandomizationBalanceTest
+    consort: pd.DataFrame | None = None
+    cell_means: pd.DataFrame | None = None
 
     @property
     def gate_passed(self) -> bool:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from middlestep.jsonable import jsonable
 from middlestep.report.context import ALPHA_THRESHOLD, ReportContext, ReportPaths
+from middlestep.report.design import design_sections
 from middlestep.report.plots import forest_plot_png
 from middlestep.report.rollout import rollout_sections
 from middlestep.report.sections import open_box_sections
@@ -37,7 +38,8 @@ def write_report(out_dir: Path, context: ReportContext) -> ReportPaths:
 
     summary = summary_sentences(context)
     view = view_model(context, provenance, summary)
-    sections = rollout_sections(context.rollout, context.rollout_effects, context.effects)
+    sections = design_sections(context)
+    sections += rollout_sections(context.rollout, context.rollout_effects, context.effects)
     sections += open_box_sections(
         context.open_box,
         context.effects,
@@ -118,5 +120,12 @@ def results_document(
             "rollout_effects": [effect.to_dict() for effect in context.rollout_effects],
             "provenance": dict(provenance if provenance is not None else context.provenance),
             "plan": dict(context.plan) if context.plan is not None else None,
+            "primary_effects": [effect.to_dict() for effect in context.primary_effects],
+            "robustness_effects": [effect.to_dict() for effect in context.robustness_effects],
+            "balance_test": (
+                context.balance_test.to_dict() if context.balance_test is not None else None
+            ),
+            "consort": records(context.consort),
+            "cell_means": records(context.cell_means),
         }
     )

@@ -1,11 +1,14 @@
 """Numbers and labels as the report writes them: finite or not, three significant digits,
-outcome names in words, whether an interval excludes no effect, the planted truth of an outcome."""
+outcome names in words, whether an interval excludes no effect, the planted truth of an outcome,
+and the table of effects."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import pandas as pd
 
 from analysis.results import Effect
 from middlestep.report.context import RATIO_SCALES
@@ -58,3 +61,30 @@ def num(value: float) -> str:
     if not finite(value):
         return "n/a"
     return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def effects_frame(
+    effects: Sequence[Effect], truth: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    rows = []
+    for effect in effects:
+        row = {
+            "outcome": effect.outcome,
+            "estimator": effect.estimator,
+            "scale": effect.scale,
+            "estimate": effect.estimate,
+            "std_error": effect.std_error,
+            "ci_low": effect.ci_low,
+            "ci_high": effect.ci_high,
+            "p_value": effect.p_value,
+            "n_units": effect.n_units,
+            "n_obs": effect.n_obs,
+        }
+        if truth:
+            planted = truth_for(truth, effect.outcome)
+            row["truth_estimand"] = planted.get("estimand")
+            row["truth_planted"] = planted.get("planted")
+        if any("fisher_p_value" in e.extras for e in effects):
+            row["fisher_p_value"] = effect.extras.get("fisher_p_value")
+        rows.append(row)
+    return pd.DataFrame(rows)

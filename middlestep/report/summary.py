@@ -115,9 +115,11 @@ def summary_sentences(context: ReportContext) -> dict[str, list[str]]:
     """What was found, what was not, what was not a finding, what could not be analysed, and
     caveats. A finding is an effect of a confirmatory or secondary family whose p-value,
     adjusted for the family's multiple outcomes as the plan says, is below 5%."""
-    adjusted = adjusted_p_values(context.effects, context.plan)
+    # the design's primary estimates when there are any, else (a roll-out) the headline effects
+    effects = list(context.primary_effects) or list(context.effects)
+    adjusted = adjusted_p_values(effects, context.plan)
     found, not_found, not_findings = [], [], []
-    for effect in context.effects:
+    for effect in effects:
         sentence = describe_effect(effect)
         if not is_detectable(effect):
             not_found.append(sentence)

@@ -7,17 +7,16 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from analysis.results import Effect
 from middlestep.jsonable import jsonable
 from middlestep.report.context import ALPHA_THRESHOLD, UNGATED_LABEL, ReportContext
-from middlestep.report.numbers import truth_for
+from middlestep.report.numbers import effects_frame
 from middlestep.report.sections import Section
 from middlestep.report.summary import gate_analyses
 
@@ -45,33 +44,6 @@ def _shown(context: ReportContext, analysis: str, frame: pd.DataFrame | None) ->
     """Show an analysis' section unless the gate says it is unsupported and there is nothing."""
     supported = {row["analysis"]: row.get("supported") for row in gate_analyses(context)}
     return supported.get(analysis, True) is not False or not (frame is None or frame.empty)
-
-
-def effects_frame(
-    effects: Sequence[Effect], truth: Mapping[str, Any] | None = None
-) -> pd.DataFrame:
-    rows = []
-    for effect in effects:
-        row = {
-            "outcome": effect.outcome,
-            "estimator": effect.estimator,
-            "scale": effect.scale,
-            "estimate": effect.estimate,
-            "std_error": effect.std_error,
-            "ci_low": effect.ci_low,
-            "ci_high": effect.ci_high,
-            "p_value": effect.p_value,
-            "n_units": effect.n_units,
-            "n_obs": effect.n_obs,
-        }
-        if truth:
-            planted = truth_for(truth, effect.outcome)
-            row["truth_estimand"] = planted.get("estimand")
-            row["truth_planted"] = planted.get("planted")
-        if any("fisher_p_value" in e.extras for e in effects):
-            row["fisher_p_value"] = effect.extras.get("fisher_p_value")
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def view_model(
