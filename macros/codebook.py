@@ -27,8 +27,11 @@ def _drop_models_cached_before(changed_at: float, cache: Path) -> None:
     definitions = cache / "model_definition"
     if definitions.is_dir():
         for entry in definitions.iterdir():
-            if entry.stat().st_mtime < changed_at:
-                entry.unlink(missing_ok=True)
+            try:
+                if entry.stat().st_mtime < changed_at:
+                    entry.unlink(missing_ok=True)
+            except FileNotFoundError:  # another SQLMesh process renamed its temporary file
+                continue
 
 
 _drop_models_cached_before(CODEBOOK_CSV.stat().st_mtime, PROJECT / ".cache")

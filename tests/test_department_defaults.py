@@ -16,4 +16,4 @@ def test_the_default_roll_out_sample_comes_from_the_department_yaml():
     assert load_mapping("chicago").defaults["sample"] == "main"
     assert default_sample("chicago") == "main"
     assert default_sample("synthetic") == "full"  # its mapping sets no sample
-    assert default_sample("a-department-without-a-mapping") == "full"
+    assert default_sample("a_department_without_a_mapping") == "full"
