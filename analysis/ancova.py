@@ -85,7 +85,7 @@ def ancova_itt_effect(
     absent = [c for c in (outcome, cluster, arm, period, block) if c not in encounters.columns]
     if absent:
         raise KeyError(f"encounters have no column(s) {absent}")
-    data, pre_sd, notes = _post_frame(encounters, outcome, kind, cluster, arm, period, block)
+    data, pre_sd, notes = post_frame(encounters, outcome, kind, cluster, arm, period, block)
     if kind == "binary":
         return _binary(data, outcome, covariance, notes)
     if kind == "count":
@@ -124,7 +124,7 @@ def rules_out_note(effect: Effect) -> str:
 # --- the data -----------------------------------------------------------------------------------
 
 
-def _post_frame(
+def post_frame(
     encounters: pd.DataFrame,
     outcome: str,
     kind: str,
@@ -173,7 +173,7 @@ def _post_frame(
     return post, pre_sd, notes
 
 
-def _design(data: pd.DataFrame) -> pd.DataFrame:
+def design_frame(data: pd.DataFrame) -> pd.DataFrame:
     """const, treated_arm, block dummies, pre-period covariates (those that vary)."""
     design = pd.DataFrame({"const": 1.0, "treated_arm": data["treated_arm"]}, index=data.index)
     blocks = pd.get_dummies(data["block"], prefix="block", drop_first=True, dtype=float)
@@ -284,7 +284,7 @@ def _binary(data: pd.DataFrame, outcome: str, covariance: str, notes: list[str])
         )
     varying = data.groupby("block")["y"].transform(lambda y: y.nunique() > 1).astype(bool)
     fitted = data[varying]
-    design = _design(fitted)
+    design = design_frame(fitted)
     fit = _glm(fitted, design, sm.families.Binomial())
     params = fit.params.to_numpy()
     mu = np.asarray(fit.mu, float)
@@ -336,7 +336,7 @@ def _binary(data: pd.DataFrame, outcome: str, covariance: str, notes: list[str])
 
 def _linear_probability(data: pd.DataFrame, covariance: str) -> tuple[float, float, float]:
     """(estimate, SE, CR1 SE) of the arm in the OLS of the item on the ANCOVA regressors."""
-    design = _design(data)
+    design = design_frame(data)
     x = design.to_numpy(float)
     y = data["y"].to_numpy(float)
     params = np.linalg.lstsq(x, y, rcond=None)[0]
@@ -360,7 +360,7 @@ def _count(data: pd.DataFrame, outcome: str, covariance: str, notes: list[str]) 
             notes=notes + ["count: an arm has no events, so the rate ratio is not estimable"],
         )
     fitted = data[data.groupby("block")["y"].transform("sum") > 0]
-    design = _design(fitted)
+    design = design_frame(fitted)
     fit = _glm(fitted, design, sm.families.Poisson())
     mu = np.asarray(fit.mu, float)
     primary, cr1 = _covariances(
@@ -392,7 +392,7 @@ def _rating(
     data: pd.DataFrame, outcome: str, covariance: str, pre_sd: float, notes: list[str]
 ) -> Effect:
     scaled = data.assign(y=data["y"] / pre_sd)
-    design = _design(scaled)
+    design = design_frame(scaled)
     x = design.to_numpy(float)
     y = scaled["y"].to_numpy(float)
     params = np.linalg.lstsq(x, y, rcond=None)[0]

@@ -105,7 +105,7 @@ def force_ancova_effect(
         post.groupby("month")["y"].transform("sum") > 0
     )
     fitted = post[with_events]
-    design = _design(fitted)
+    design = design_frame(fitted)
     offset = np.log(fitted["exposure"].to_numpy(float))
     fit = sm.GLM(fitted["y"], design, family=sm.families.Poisson(), offset=offset).fit()
     mu = np.asarray(fit.mu, float)
@@ -174,7 +174,7 @@ def _post_with_pre_rate(data: pd.DataFrame, block: str) -> tuple[pd.DataFrame, i
     return post, int(post.loc[missing, "cluster"].nunique())
 
 
-def _design(post: pd.DataFrame) -> pd.DataFrame:
+def design_frame(post: pd.DataFrame) -> pd.DataFrame:
     design = pd.DataFrame(
         {"const": 1.0, "treated_arm": post["treated_arm"], "pre_log_rate": post["pre_log_rate"]},
         index=post.index,

@@ -84,7 +84,7 @@ def with_fisher_p_value(effect: Effect, p_value: float, n_permutations: int) -> 
     return dataclasses.replace(effect, extras=extras, notes=notes)
 
 
-def _assignment(
+def assignment_of(
     officers: pd.DataFrame, officer: str, arm: str, block: str
 ) -> tuple[pd.Index, np.ndarray, np.ndarray]:
     frame = officers[[officer, arm] + ([block] if block in officers.columns else [])]
@@ -119,7 +119,7 @@ def encounter_permutation_test(
     are taken from `encounters` (then officers without coded encounters are not permuted, a
     slightly different but still valid randomization distribution).
     """
-    ids, treated, blocks = _assignment(
+    ids, treated, blocks = assignment_of(
         officers if officers is not None else encounters, officer, arm, block
     )
     y = pd.to_numeric(encounters[outcome], errors="coerce")
@@ -173,7 +173,7 @@ def force_permutation_test(
         pre_months=pre_months,
     )
     assigned = officers if officers is not None else officer_months
-    # only what `_assignment` reads: the memo key must not change with other columns
+    # only what `assignment_of` reads: the memo key must not change with other columns
     assigned = assigned[[c for c in (officer, arm, block) if c in assigned.columns]]
     return _force_permutations(data, assigned, officer, arm, block, n_permutations, seed)
 
@@ -188,7 +188,7 @@ def _force_permutations(
     n_permutations: int,
     seed: int,
 ) -> tuple[float, float, np.ndarray]:
-    ids, treated, blocks = _assignment(assigned, officer, arm, block)
+    ids, treated, blocks = assignment_of(assigned, officer, arm, block)
     data = data[data["cluster"].astype(str).isin(ids)]
     month_index, month_names = pd.factorize(data["month"], sort=True)
     position = ids.get_indexer(data["cluster"].astype(str))

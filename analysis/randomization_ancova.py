@@ -29,13 +29,13 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from analysis.ancova import _design, _post_frame
-from analysis.force_ancova import _design as _force_design
+from analysis.ancova import design_frame, post_frame
+from analysis.force_ancova import design_frame as force_design_frame
 from analysis.force_ancova import post_period_panel
 from analysis.randomization import (
     DEFAULT_PERMUTATIONS,
     FisherTest,
-    _assignment,
+    assignment_of,
     block_permutations,
     conservative_fisher_test,
 )
@@ -59,12 +59,12 @@ def ancova_permutation_test(
     `officers` (dim_officers) gives the randomized officers and their blocks; without it they
     are taken from `encounters`.
     """
-    ids, treated, blocks = _assignment(
+    ids, treated, blocks = assignment_of(
         officers if officers is not None else encounters, officer, arm, block
     )
-    data, _, _ = _post_frame(encounters, outcome, kind, officer, arm, period, block)
+    data, _, _ = post_frame(encounters, outcome, kind, officer, arm, period, block)
     data = data[data["cluster"].astype(str).isin(ids)].reset_index(drop=True)
-    baseline = _design(data).drop(columns="treated_arm")
+    baseline = design_frame(data).drop(columns="treated_arm")
     x, y = baseline.to_numpy(float), data["y"].to_numpy(float)
     residual = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
     position = ids.get_indexer(data["cluster"].astype(str))
@@ -104,7 +104,7 @@ def force_ancova_permutation_test(
         pre_months=pre_months,
     )
     assigned = officers if officers is not None else officer_months
-    ids, treated, blocks = _assignment(assigned, officer, arm, block)
+    ids, treated, blocks = assignment_of(assigned, officer, arm, block)
     post = post[post["cluster"].astype(str).isin(ids)].reset_index(drop=True)
     expected = _expected_events(post)
     position = ids.get_indexer(post["cluster"].astype(str))
@@ -128,7 +128,7 @@ def _expected_events(post: pd.DataFrame) -> np.ndarray:
     expected = np.zeros(len(post))
     fitted = post[with_events]
     if fitted["y"].sum() > 0:
-        design = _force_design(fitted).drop(columns="treated_arm")
+        design = force_design_frame(fitted).drop(columns="treated_arm")
         offset = np.log(fitted["exposure"].to_numpy(float))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

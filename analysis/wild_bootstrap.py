@@ -25,8 +25,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from analysis.ancova import _design, _post_frame
-from analysis.force_ancova import _design as _force_design
+from analysis.ancova import design_frame, post_frame
+from analysis.force_ancova import design_frame as force_design_frame
 from analysis.force_ancova import post_period_panel
 from analysis.inference import cluster_codes
 
@@ -68,10 +68,10 @@ def block_wild_bootstrap_test(
 ) -> WildBootstrapTest:
     """The block-clustered robustness test of one SSO item's primary ANCOVA (module docstring;
     binary items on the probability scale, ratings in pre-period SD units)."""
-    data, pre_sd, _ = _post_frame(encounters, outcome, kind, cluster, arm, period, block)
+    data, pre_sd, _ = post_frame(encounters, outcome, kind, cluster, arm, period, block)
     if kind == "rating":
         data = data.assign(y=data["y"] / pre_sd)
-    design = _design(data)
+    design = design_frame(data)
     return _test(outcome, design, data["y"], data["block"], n_draws, seed, f"OLS ({kind})")
 
 
@@ -104,7 +104,7 @@ def force_block_wild_bootstrap_test(
         control_start=control_start,
         pre_months=pre_months,
     )
-    design = _force_design(post)
+    design = force_design_frame(post)
     return _test(outcome, design, post["y"], post["block"], n_draws, seed, "OLS (counts)")
 
 

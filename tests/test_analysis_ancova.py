@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from analysis.ancova import _design, _post_frame, ancova_itt_effect, ancova_itt_effects
+from analysis.ancova import ancova_itt_effect, ancova_itt_effects, design_frame, post_frame
 from analysis.communication import itt_effect
 from analysis.force import force_effect, window_panel
-from analysis.force_ancova import _design as force_design
 from analysis.force_ancova import _post_with_pre_rate, force_ancova_effect
+from analysis.force_ancova import design_frame as force_design
 from analysis.inference import cluster_codes
 from analysis.sandwich import cluster_covariance
 from analysis.simulate import ItemSpec, TrialScenario, simulate_trial
@@ -48,7 +48,7 @@ def large_trial():
 def test_binary_ame_and_its_cr1_error_equal_statsmodels_get_margeff(trial):
     effect = ancova_itt_effect(trial.encounters, outcome="personal_conversation", kind="binary")
     assert effect.extras["blocks_without_variation"] == 0
-    data, _, _ = _post_frame(
+    data, _, _ = post_frame(
         trial.encounters,
         "personal_conversation",
         "binary",
@@ -57,7 +57,7 @@ def test_binary_ame_and_its_cr1_error_equal_statsmodels_get_margeff(trial):
         "study_period",
         "block_id",
     )
-    design = _design(data)
+    design = design_frame(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = sm.Logit(data["y"], design).fit(
@@ -75,12 +75,12 @@ def test_binary_ame_and_its_cr1_error_equal_statsmodels_get_margeff(trial):
 def test_count_and_rating_cr1_errors_equal_statsmodels_cluster_covariance(trial):
     for item, kind in (("commands_issued", "count"), ("empathy", "rating")):
         effect = ancova_itt_effect(trial.encounters, outcome=item, kind=kind)
-        data, pre_sd, _ = _post_frame(
+        data, pre_sd, _ = post_frame(
             trial.encounters, item, kind, "officer_id", "arm", "study_period", "block_id"
         )
         if kind == "rating":
             data = data.assign(y=data["y"] / pre_sd)
-        design = _design(data)
+        design = design_frame(data)
         model = (
             sm.GLM(data["y"], design, family=sm.families.Poisson())
             if kind == "count"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from analysis.ancova import _design, _post_frame
+from analysis.ancova import design_frame, post_frame
 from analysis.inference import cluster_codes
 from analysis.randomization import block_permutations
 from analysis.simulate import TrialScenario, simulate_trial
@@ -21,11 +21,11 @@ def trial():
 
 def test_coefficient_and_block_clustered_error_equal_statsmodels(trial):
     test = block_wild_bootstrap_test(trial.encounters, outcome="empathy", kind="rating", n_draws=99)
-    data, pre_sd, _ = _post_frame(
+    data, pre_sd, _ = post_frame(
         trial.encounters, "empathy", "rating", "officer_id", "arm", "study_period", "block_id"
     )
     data = data.assign(y=data["y"] / pre_sd)
-    fit = sm.OLS(data["y"], _design(data)).fit(
+    fit = sm.OLS(data["y"], design_frame(data)).fit(
         cov_type="cluster", cov_kwds={"groups": cluster_codes(data["block"])}
     )
     assert test.estimate == pytest.approx(fit.params["treated_arm"], rel=1e-9)

@@ -137,7 +137,7 @@ def ingest_export(
             if table_name not in by_table:
                 continue
             table_mapping = by_table[table_name]
-            for path in _matching_files(export_dir, table_mapping, mapping, summary.warnings):
+            for path in matching_files(export_dir, table_mapping, mapping, summary.warnings):
                 log.info("ingesting %s -> raw.%s", path.name, table_name)
                 result = _ingest_file(
                     connection, path, export_dir, table_mapping, mapping, as_of, key
@@ -191,7 +191,7 @@ def _has_civilian_hashes(connection: duckdb.DuckDBPyConnection) -> bool:
     return False
 
 
-def _civilian_columns(table_mapping: TableMapping) -> frozenset[str]:
+def civilian_columns(table_mapping: TableMapping) -> frozenset[str]:
     table = RAW_TABLES[table_mapping.table]
     return frozenset(
         f.column
@@ -211,10 +211,10 @@ def _nullable(table_mapping: TableMapping) -> frozenset[str]:
 
 
 def _civilian_columns_of(mapping: DepartmentMapping) -> bool:
-    return any(_civilian_columns(t) for t in mapping.tables)
+    return any(civilian_columns(t) for t in mapping.tables)
 
 
-def _matching_files(
+def matching_files(
     export_dir: Path, table_mapping: TableMapping, mapping: DepartmentMapping, warnings: list[str]
 ) -> list[Path]:
     """The files of the export matching the table's pattern; a symlink (or anything) that
@@ -269,7 +269,7 @@ def _ingest_file(
     hasher = (lambda values: civilian_key.hash_values(key, values)) if key is not None else None
     try:
         staged = stage_bytes(
-            data, table_mapping, _civilian_columns(table_mapping), hasher, _nullable(table_mapping)
+            data, table_mapping, civilian_columns(table_mapping), hasher, _nullable(table_mapping)
         )
     except FileProblem as problem:
         return unit.failed(sha256, str(problem))

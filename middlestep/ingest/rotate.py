@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from middlestep.contract import RAW_TABLES
-from middlestep.ingest import _civilian_columns, _matching_files, civilian_key
+from middlestep.ingest import civilian_columns, civilian_key, matching_files
 from middlestep.ingest.civilian_key import FINGERPRINT_TABLE, HashKeyError
 from middlestep.ingest.sqltext import identifier
 from middlestep.ingest.stage import FileProblem, stage_bytes
@@ -77,10 +77,10 @@ def _old_to_new(
 
     for export in exports:
         for table_mapping in mapping.tables:
-            civilian = _civilian_columns(table_mapping)
+            civilian = civilian_columns(table_mapping)
             if not civilian:
                 continue
-            for path in _matching_files(Path(export), table_mapping, mapping, []):
+            for path in matching_files(Path(export), table_mapping, mapping, []):
                 try:
                     stage_bytes(path.read_bytes(), table_mapping, civilian, both)
                 except (FileProblem, OSError):
