@@ -9,8 +9,9 @@ Subgroups of coded encounters (`encounter_subgroups`):
 * `civilian_intoxicated`, `civilian_mental_illness`: "yes" if the civilian showed signs of
   intoxication (of mental illness), else "no".
 
-The civilian's state is coded in the same encounter as the officer's behaviour; the subgroups
-are meaningful only if training does not change them (check: their own ITT effects are null).
+The civilian's state is coded in the same encounter as the officer's behaviour, so it is a
+post-treatment variable: its subgroups are available (`POST_TREATMENT_SUBGROUPS`) but not used by
+default, and the report's subgroups are the dispatched call type only.
 
 Per subgroup level, `itt_effect` on that level's encounters. The interaction test asks whether
 the effect differs between levels: a linear model of the item (probability points, rating or
@@ -35,8 +36,11 @@ from analysis.inference import cluster_codes, treatment_indicator
 from analysis.memo import memoized
 from analysis.results import Effect
 
-SUBGROUPS = (
-    "call_type_group",
+# The subgroups the report uses: pre-treatment only (the dispatched call type). The civilian's
+# state is coded in the same encounter training aims to change, so its levels are exploratory
+# (`POST_TREATMENT_SUBGROUPS`), never a default.
+SUBGROUPS = ("call_type_group",)
+POST_TREATMENT_SUBGROUPS = (
     "civilian_resistance",
     "civilian_intoxicated",
     "civilian_mental_illness",

@@ -52,6 +52,9 @@ from analysis.force import window_panel
 from analysis.inference import bootstrap_counts, cluster_codes, treatment_indicator
 from analysis.memo import memoized
 
+# Coded in the same encounter that training aims to change: possible mediators themselves, so
+# they are never conditioned on by default (conditioning on a post-treatment variable biases the
+# direct and indirect effects); a caller may still pass them for a sensitivity analysis.
 CIVILIAN_COVARIATES = (
     "civilian_resistance",
     "civilian_intoxicated",
@@ -199,7 +202,13 @@ def linear_mediation(
         ade_ci=(float(intervals[0, 1]), float(intervals[1, 1])),
         total=total,
         total_ci=(float(intervals[0, 2]), float(intervals[1, 2])),
-        proportion_mediated=point["acme"] / total if total != 0 else math.nan,
+        # a share of a total effect that may be zero means nothing: only when its interval
+        # excludes zero
+        proportion_mediated=(
+            point["acme"] / total
+            if total != 0 and not intervals[0, 2] <= 0.0 <= intervals[1, 2]
+            else math.nan
+        ),
         acme_p_value=float(p_acme),
         rho_at_zero_acme=point["rho_tilde"],
         sensitivity=sensitivity,
@@ -288,7 +297,7 @@ def encounter_mediation(
     *,
     mediator: str = "personal_conversation",
     outcome: str = "force_used",
-    covariates: Sequence[str] = CIVILIAN_COVARIATES,
+    covariates: Sequence[str] = (),
     cluster: str = "officer_id",
     arm: str = "arm",
     period: str = "study_period",
@@ -296,7 +305,8 @@ def encounter_mediation(
     seed: int = 0,
 ) -> MediationResult:
     """Encounter-level mediation of arm x post on `outcome` through `mediator` (module
-    docstring): pre and post encounters of both arms, civilian covariates, officer bootstrap."""
+    docstring): pre and post encounters of both arms, officer bootstrap; no civilian covariate
+    unless passed (they are post-treatment: `CIVILIAN_COVARIATES`)."""
     covariates = [c for c in covariates if c in encounters.columns and c not in (mediator, outcome)]
     data = pd.DataFrame(
         {

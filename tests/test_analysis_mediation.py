@@ -112,3 +112,15 @@ def test_a_draw_without_treated_officers_is_left_out_of_the_intervals():
     no_treated = [not (rng.integers(0, 10, 10) < 2).any() for _ in range(200)]
     assert any(no_treated)
     assert np.isnan(draws[no_treated]).all() and np.isfinite(draws[~np.array(no_treated)]).all()
+
+
+def test_proportion_mediated_only_when_the_total_effects_interval_excludes_zero():
+    data = _linear_data(5)
+    shown = linear_mediation(data, treatment="t", mediator="m", outcome="y", n_bootstrap=100)
+    assert shown.total_ci[0] > 0
+    assert shown.proportion_mediated == pytest.approx(shown.acme / shown.total)
+    # a direct effect that cancels the mediated one: the total is about zero
+    null_total = data.assign(y=data["y"] - 0.7 * data["t"])
+    hidden = linear_mediation(null_total, treatment="t", mediator="m", outcome="y", n_bootstrap=100)
+    assert hidden.total_ci[0] < 0 < hidden.total_ci[1]
+    assert np.isnan(hidden.proportion_mediated)
