@@ -21,8 +21,9 @@ CONTRACT_CODES = {
 def latest_version(evaluator, *keys):
     """True for the latest version of a raw row per key: raw tables are append-only, so a
     corrected record arrives in a later batch (or further down the same file). Use as
-    ``QUALIFY @latest_version(key, ...)``: QUALIFY filters after the window, so a further condition
-    there (say, the interval) picks among latest versions, not the other way round."""
+    ``QUALIFY @latest_version(key, ...)``. A further condition (say, the interval) that must pick
+    among latest versions, not the other way round, goes in a later CTE's WHERE: SQLGlot rewrites
+    QUALIFY for Spark as a subquery, and a qualified column next to the window breaks there."""
     rank = exp.Window(
         this=exp.RowNumber(),
         partition_by=[key.copy() for key in keys],
