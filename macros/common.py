@@ -60,3 +60,24 @@ def contract_codes(evaluator, field):
             for code in CONTRACT_CODES[key]
         ]
     )
+
+
+@macro()
+def epoch_seconds(evaluator, timestamp):
+    """Seconds since 1970-01-01 of a UTC ``timestamp``, with its fraction: DuckDB's ``epoch()``.
+    Spark's ``unix_timestamp()`` (what SQLGlot makes of ``epoch``) drops the fraction, so on any
+    other engine (known once SQLMesh runs the model, not while it loads it) the microseconds are
+    counted and divided."""
+    engine = evaluator.dialect
+    if evaluator.runtime_stage != "loading":
+        engine = evaluator.engine_adapter.dialect
+    if engine == "duckdb":
+        return exp.func("epoch", timestamp.copy(), dialect="duckdb")
+    micros = exp.Anonymous(
+        this="unix_micros",
+        expressions=[exp.cast(timestamp.copy(), exp.DataType.Type.TIMESTAMPLTZ)],
+    )
+    return exp.Div(
+        this=exp.cast(micros, exp.DataType.Type.DOUBLE),
+        expression=exp.cast(exp.Literal.number(1_000_000), exp.DataType.Type.DOUBLE),
+    )
