@@ -21,8 +21,9 @@ CONTRACT_CODES = {
 def latest_version(evaluator, *keys):
     """True for the latest version of a raw row per key: raw tables are append-only, so a
     corrected record arrives in a later batch (or further down the same file). Use as
-    ``QUALIFY @latest_version(key, ...)``: QUALIFY filters after the window, so a further condition
-    there (say, the interval) picks among latest versions, not the other way round."""
+    ``QUALIFY @latest_version(key, ...)``. A further condition (say, the interval) that must pick
+    among latest versions, not the other way round, goes in a later CTE's WHERE: SQLGlot rewrites
+    QUALIFY for Spark as a subquery, and a qualified column next to the window breaks there."""
     rank = exp.Window(
         this=exp.RowNumber(),
         partition_by=[key.copy() for key in keys],
@@ -58,4 +59,25 @@ def contract_codes(evaluator, field):
             exp.Literal.number(code) if isinstance(code, int) else exp.Literal.string(code)
             for code in CONTRACT_CODES[key]
         ]
+    )
+
+
+@macro()
+def epoch_seconds(evaluator, timestamp):
+    """Seconds since 1970-01-01 of a UTC ``timestamp``, with its fraction: DuckDB's ``epoch()``.
+    Spark's ``unix_timestamp()`` (what SQLGlot makes of ``epoch``) drops the fraction, so on any
+    other engine (known once SQLMesh runs the model, not while it loads it) the microseconds are
+    counted and divided."""
+    engine = evaluator.dialect
+    if evaluator.runtime_stage != "loading":
+        engine = evaluator.engine_adapter.dialect
+    if engine == "duckdb":
+        return exp.func("epoch", timestamp.copy(), dialect="duckdb")
+    micros = exp.Anonymous(
+        this="unix_micros",
+        expressions=[exp.cast(timestamp.copy(), exp.DataType.Type.TIMESTAMPLTZ)],
+    )
+    return exp.Div(
+        this=exp.cast(micros, exp.DataType.Type.DOUBLE),
+        expression=exp.cast(exp.Literal.number(1_000_000), exp.DataType.Type.DOUBLE),
     )

@@ -90,7 +90,7 @@ def run(warehouse: Path, project_root: Path) -> BuildRecord:
 
 
 def _update(context, *, run_scheduler: bool) -> BuildRecord:
-    execution_time = _execution_time(context)
+    execution_time = latest_execution_time(context)
     built = _built_inputs(context)
     plan_id = ""
     if _models_changed(context):
@@ -140,7 +140,7 @@ class BuildError(RuntimeError):
         self.details = details
 
 
-def _quiet_console():
+def quiet_console():
     """A console that prints nothing (no progress bars on stdout) but keeps errors and warnings."""
     from sqlmesh.core.console import NoopConsole, _format_node_errors
 
@@ -172,7 +172,7 @@ def _context(warehouse: Path, project_root: Path) -> Iterator:
     previous_env = os.environ.get(WAREHOUSE_ENV)
     os.environ[WAREHOUSE_ENV] = str(Path(warehouse).resolve())
     previous_console = get_console()
-    console = _quiet_console()
+    console = quiet_console()
     set_console(console)
     with warnings.catch_warnings():
         # SQLMesh's seed loader and macro evaluator warn about their own pandas and Python use
@@ -196,7 +196,7 @@ def _context(warehouse: Path, project_root: Path) -> Iterator:
                 os.environ[WAREHOUSE_ENV] = previous_env
 
 
-def _execution_time(context) -> dt.datetime:
+def latest_execution_time(context) -> dt.datetime:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     rows = context.engine_adapter.fetchall("select max(study_end_on) from raw.departments")
     study_end = rows[0][0] if rows else None

@@ -52,8 +52,11 @@ WITH calls AS (
         officer_id,
         month_start,
         count(DISTINCT call_id) AS calls_attended,
-        coalesce(sum(epoch(cleared_at) - epoch(arrived_at)) FILTER(WHERE
-            cleared_at >= arrived_at), 0) /* a time on scene is counted only when both ends are known and in order */ / 3600.0 AS hours_on_scene
+        coalesce(
+            sum(@epoch_seconds(cleared_at) - @epoch_seconds(arrived_at)) FILTER(WHERE
+                cleared_at >= arrived_at),
+            0
+        ) /* a time on scene is counted only when both ends are known and in order */ / 3600.0 AS hours_on_scene
     FROM officer_time_on_scene
     GROUP BY
         department_id,

@@ -71,7 +71,7 @@ SELECT
     coalesce(officer_training.has_completed_training, FALSE) AS has_completed_training,
     coalesce(officer_training.training_hours, 0)::DOUBLE AS training_hours,
     (
-        epoch(officer_assignments.assigned_on::TIMESTAMP) - epoch(officers.appointed_on::TIMESTAMP)
+        @epoch_seconds(officer_assignments.assigned_on::TIMESTAMP) - @epoch_seconds(officers.appointed_on::TIMESTAMP)
     ) /* days between dates via epoch seconds (portable; date_diff('day', ...) is not) */ / 86400.0 / 365.25 AS tenure_years_at_assignment,
     year(officer_assignments.assigned_on) - officers.birth_year AS age_at_assignment
 FROM officers

@@ -64,7 +64,7 @@ SELECT
     CASE
         WHEN calls.cleared_at >= calls.arrived_at
         THEN (
-            epoch(calls.cleared_at) - epoch(calls.arrived_at)
+            @epoch_seconds(calls.cleared_at) - @epoch_seconds(calls.arrived_at)
         ) / 60.0
     END::DOUBLE AS minutes_on_scene
 FROM calls

@@ -74,7 +74,9 @@ WITH encounter_codings AS (
         item,
         item_kind,
         count(*) AS n_double_coded,
-        avg(CASE WHEN primary_value = secondary_value THEN 100.0 ELSE 0.0 END) AS percent_agreement,
+        avg((
+            CASE WHEN primary_value = secondary_value THEN 100.0 ELSE 0.0 END
+        )::DOUBLE) AS percent_agreement,
         sum(
             CASE
                 WHEN item_kind = 'binary'

@@ -1,9 +1,11 @@
 MODEL (
     name staging.stg_call_officers,
-    description 'raw.call_officers is append-only: a corrected record arrives in a later batch, so keep the latest batch''s row per key (the last line of the file if a batch repeats a key). Incremental by calendar month of the call''s received_at (call_received_at, from staging.stg_calls), like stg_calls; an officer of a call that was never delivered has no month and stays in raw until the call arrives (its batch then restates that month).',
+    description 'raw.call_officers is append-only: a corrected record arrives in a later batch, so keep the latest batch''s row per key (the last line of the file if a batch repeats a key). Incremental by calendar month of the call''s received_at (call_received_at, from staging.stg_calls), like stg_calls; an officer of a call that was never delivered has no month and stays in raw until the call arrives (its batch then restates that month). Partitioned by the call''s month (call_received_month), as stg_calls.',
     kind INCREMENTAL_BY_TIME_RANGE (
-        time_column call_received_at
+        time_column call_received_at,
+        partition_by_time_column FALSE
     ),
+    partitioned_by call_received_month,
     grain (department_id, call_id, officer_id),
     cron '@monthly',
     audits (
@@ -17,7 +19,8 @@ WITH calls AS (
     SELECT
         department_id,
         call_id,
-        received_at
+        received_at,
+        received_month
     FROM staging.stg_calls
     WHERE
         received_at BETWEEN @start_ts AND @end_ts
@@ -30,6 +33,7 @@ SELECT
     raw_call_officers.arrived_at::TIMESTAMP AS arrived_at,
     raw_call_officers.cleared_at::TIMESTAMP AS cleared_at,
     calls.received_at::TIMESTAMP AS call_received_at,
+    calls.received_month AS call_received_month,
     raw_call_officers._batch_id::INT AS batch_id
 FROM raw.call_officers AS raw_call_officers
 INNER JOIN calls
