@@ -192,7 +192,8 @@ def report(
 
 def plan_register(home: Home, department: str, *, wait_s: float = 0.0):
     """Register the department's analysis plan (plans/<department>.yaml) with the post-period
-    outcome data the last build's marts hold (middlestep/plan/)."""
+    outcome data the last build's marts hold, or on a warehouse with no outcome yet (before the
+    first ingest) with none (middlestep/plan/)."""
     from middlestep.plan import PlanError, load_plan, plan_path
     from middlestep.plan.registry import register_plan
 
@@ -200,13 +201,11 @@ def plan_register(home: Home, department: str, *, wait_s: float = 0.0):
         plan = load_plan(plan_path(department))
     except PlanError as error:
         raise PipelineError(str(error)) from error
-    if latest_build(home) is None:
-        raise PipelineError(
-            "no build: run `middlestep build` first, so that the registration records which "
-            "post-period outcomes the warehouse held"
-        )
-    with writer_lock(home, wait_s), connect(home.warehouse) as connection:
-        registration = register_plan(connection, plan)
+    try:
+        with writer_lock(home, wait_s), connect(home.warehouse) as connection:
+            registration = register_plan(connection, plan)
+    except PlanError as error:
+        raise PipelineError(str(error)) from error
     log_run(home, "plan register", department=department, sha256=registration.sha256)
     return registration
 

@@ -23,6 +23,8 @@ def demo(directory: Path, *, seed: int = 1, scale: float = 1.0):
     commands.synthesize(export, None, seed, scale)
     home.ensure()
     (home.root / "synthetic_truth.json").write_text((export / "truth.json").read_text())
+    # the trial's analysis plan, registered before any outcome is loaded
+    commands.plan_register(home, "synthetic")
     log.info("2/6 ingesting the export")
     commands.ingest(home, export, "synthetic")
     log.info("3/6 building the models (SQLMesh plan, apply to prod)")

@@ -151,20 +151,23 @@ def test_report_shows_the_wait_list_trial_as_a_staggered_roll_out(demo):
     assert did["estimator"] in section and "rate ratio" in section
 
 
-def test_plan_registered_after_post_period_outcomes_is_shown_as_a_deviation(demo, capsys):
-    directory, _ = demo
+def test_demo_registers_its_plan_before_outcomes_and_a_late_registration_binds_nothing(
+    demo, capsys
+):
+    directory, paths = demo
     home = str(directory / "home")
     assert main(["--home", home, "plan", "show", "--department", "synthetic", "--json"]) == 0
     before = json.loads(capsys.readouterr().out)
-    assert before["registered"] is False and before["deviations"] == []
-    assert "not registered" in before["notes"][0]
+    assert before["registered"] is True and before["registered_before_outcomes"] is True
+    assert before["post_period_outcomes_seen_at_registration"] == 0
+    assert before["deviations"] == []
+    assert json.loads(paths.json.read_text())["plan"]["registered_at"] == before["registered_at"]
     assert main(["--home", home, "plan", "register", "--department", "synthetic"]) == 0
     assert "already loaded (a deviation)" in capsys.readouterr().out
     assert main(["--home", home, "plan", "show", "--department", "synthetic", "--json"]) == 0
     after = json.loads(capsys.readouterr().out)
-    assert after["registered"] is True and after["registered_before_outcomes"] is False
-    assert after["post_period_outcomes_seen_at_registration"] > 0
-    assert after["deviations"][0].startswith("the plan was registered only after")
+    # the binding registration stays the one made before outcomes; the plan did not change
+    assert after["registered_at"] == before["registered_at"] and after["deviations"] == []
 
 
 def test_report_leads_with_the_plans_primary_estimates_and_the_design(demo):

@@ -187,3 +187,18 @@ def test_registration_records_what_the_marts_held_and_reads_back(tmp_path, conte
     assert history[0].content == plan.content and history[0].sha256 == plan.sha256
     status = plan_status(plan, history, outcomes_seen_now=3)
     assert status.binding.registered_at.startswith("2023-12-20") and status.deviations == ()
+
+
+def test_registration_before_any_build_sees_no_outcome_unless_outcomes_are_loaded(
+    tmp_path, content
+):
+    from middlestep.plan import PlanError
+
+    plan = plan_from_content(content)
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        assert register_plan(connection, plan).post_period_outcomes_seen == 0  # a new warehouse
+        connection.execute("create schema raw")
+        connection.execute("create table raw.force_reports (department_id text)")
+        connection.execute("insert into raw.force_reports values ('synthetic')")
+        with pytest.raises(PlanError, match="1 outcome records are loaded but not built"):
+            register_plan(connection, plan)

@@ -10,6 +10,7 @@ import duckdb
 
 from middlestep.plan.spec import (
     AnalysisPlan,
+    PlanError,
     PlanStatus,
     Registration,
     load_plan,
@@ -61,11 +62,44 @@ def ensure_plan_table(connection: duckdb.DuckDBPyConnection) -> None:
 def post_period_outcomes_seen(
     connection: duckdb.DuckDBPyConnection, department_id: str, trial_id: str
 ) -> int:
-    """Post-period outcome records in the marts now (0 before the trial's post-period data)."""
+    """Post-period outcome records in the marts now (0 before the trial's post-period data).
+
+    Before the first build there are no marts: a warehouse that holds no outcome record yet has
+    seen none; one with outcome records loaded but not built cannot say which period they are
+    in, so it is refused (build first)."""
+    if not _table_exists(connection, "marts", "fct_encounters"):
+        loaded = sum(
+            _raw_rows(connection, table, department_id)
+            for table in ("sso_codings", "force_reports", "complaints")
+        )
+        if loaded:
+            raise PlanError(
+                f"{loaded} outcome records are loaded but not built: run `middlestep build` "
+                "so that the registration can record which of them are post-period"
+            )
+        return 0
     row = connection.execute(
         _POST_PERIOD_OUTCOMES_SQL, {"department": department_id, "trial": trial_id}
     ).fetchone()
     return int(row[0] or 0)
+
+
+def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        connection.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def _raw_rows(connection: duckdb.DuckDBPyConnection, table: str, department_id: str) -> int:
+    if not _table_exists(connection, "raw", table):
+        return 0
+    return connection.execute(
+        f"select count(*) from raw.{table} where department_id = ?", [department_id]
+    ).fetchone()[0]
 
 
 def register_plan(
@@ -99,11 +133,7 @@ def register_plan(
 
 def registrations(connection: duckdb.DuckDBPyConnection, department_id: str) -> list[Registration]:
     """Every registration of the department's plans, oldest first (none: an empty list)."""
-    exists = connection.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'meta' and table_name = 'plan_registrations'"
-    ).fetchone()[0]
-    if not exists:
+    if not _table_exists(connection, "meta", "plan_registrations"):
         return []
     rows = connection.execute(
         "select department_id, trial_id, plan_sha256, plan_json, "
@@ -127,6 +157,6 @@ def status_of(connection: duckdb.DuckDBPyConnection, department_id: str) -> Plan
     plan = load_plan(path)
     try:
         seen = post_period_outcomes_seen(connection, plan.department_id, plan.trial_id)
-    except duckdb.CatalogException:  # no marts yet: nothing seen
+    except PlanError:  # outcomes loaded, not built: the plan is shown, the count is unknown
         seen = 0
     return plan_status(plan, registrations(connection, department_id), outcomes_seen_now=seen)
