@@ -180,6 +180,7 @@ def report(
         plan=_plan_document(home, analysis),
         primary_effects=tuple(analysis.primary_effects),
         robustness_effects=tuple(analysis.robustness_effects),
+        complier_effects=tuple(analysis.complier_effects),
         balance_test=analysis.balance_test,
         consort=analysis.consort,
         cell_means=analysis.cell_means,

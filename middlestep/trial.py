@@ -40,6 +40,8 @@ class Analysis:
     # balance test, the flow of officers and clips, and each SSO item's arm x period means
     primary_effects: list = field(default_factory=list)
     robustness_effects: list = field(default_factory=list)
+    # the effect of completing training among compliers, on the compliers' own untreated rate
+    complier_effects: list = field(default_factory=list)
     balance_test: Any = None  # analysis.balance_randomization.RandomizationBalanceTest
     consort: Any = None  # DataFrame: step x arm
     cell_means: Any = None  # DataFrame: outcome x arm x period
@@ -64,6 +66,7 @@ class Analysis:
                 "rollout": self.rollout.to_dict() if self.rollout is not None else None,
                 "primary_effects": [effect.to_dict() for effect in self.primary_effects],
                 "robustness_effects": [effect.to_dict() for effect in self.robustness_effects],
+                "complier_effects": [effect.to_dict() for effect in self.complier_effects],
                 "balance_test": self.balance_test.to_dict() if self.balance_test else None,
                 "notes": self.notes,
             }
@@ -216,6 +219,7 @@ def _design_estimates(analysis: Analysis, marts: Any, settings: Any) -> None:
 
     from analysis.ancova import ancova_itt_effects
     from analysis.balance_randomization import roster_balance_test
+    from analysis.complier_rate import complier_rate_ratio
     from analysis.consort import cell_means, consort_flow
     from analysis.force_ancova import force_ancova_effect
 
@@ -233,6 +237,10 @@ def _design_estimates(analysis: Analysis, marts: Any, settings: Any) -> None:
             force_ancova_effect(
                 marts.officer_months, outcome=outcome, exposure="calls_attended", **window
             )
+            for outcome in ("force_reports", "complaints")
+        ),
+        "complier force and complaint effects": lambda: analysis.complier_effects.extend(
+            complier_rate_ratio(marts.officer_months, outcome=outcome, seed=settings.seed)
             for outcome in ("force_reports", "complaints")
         ),
         "randomization balance test": lambda: setattr(

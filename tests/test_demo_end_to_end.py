@@ -182,6 +182,10 @@ def test_report_leads_with_the_plans_primary_estimates_and_the_design(demo):
         "force_reports",
         "complaints",
     }
+    compliers = {effect["outcome"]: effect for effect in results["complier_effects"]}
+    assert set(compliers) == {"force_reports", "complaints"}
+    assert compliers["force_reports"]["complier_rate_untreated"] > 0
+    assert "Complier effects of completing training (not intent-to-treat)" in paths.html.read_text()
     flow = {row["step"]: row for row in results["consort"]}
     assert flow["randomized"]["total"] == 300
     assert 0 < results["balance_test"]["p_value"] <= 1

@@ -54,6 +54,7 @@ class ReportContext:
     # summary is built from the primary estimates, the difference-in-differences is robustness
     primary_effects: Sequence[Effect] = ()
     robustness_effects: Sequence[Effect] = ()
+    complier_effects: Sequence[Effect] = ()  # completing training, among compliers (not ITT)
     balance_test: Any = None  # analysis.balance_randomization.RandomizationBalanceTest
     consort: pd.DataFrame | None = None
     cell_means: pd.DataFrame | None = None

@@ -122,6 +122,7 @@ def results_document(
             "plan": dict(context.plan) if context.plan is not None else None,
             "primary_effects": [effect.to_dict() for effect in context.primary_effects],
             "robustness_effects": [effect.to_dict() for effect in context.robustness_effects],
+            "complier_effects": [effect.to_dict() for effect in context.complier_effects],
             "balance_test": (
                 context.balance_test.to_dict() if context.balance_test is not None else None
             ),
