@@ -361,3 +361,22 @@ def test_results_json_and_html_carry_the_plan(tmp_path):
     html = paths.html.read_text()
     assert "Analysis plan" in html and "Deviations from the registered plan" in html
     assert "<strong>primary</strong> (confirmatory; multiplicity: holm)" in html
+
+
+def test_balance_sentence_reports_the_randomization_test_without_claiming_balance():
+    from middlestep.report.design import balance_sentence
+
+    record = {
+        "covariates": ["age"] * 13,
+        "statistic": 15.0,
+        "df": 11,
+        "p_value": 0.17,
+        "n_permutations": 2000,
+        "n_blocks": 12,
+        "p_value_chi2": 0.18,
+    }
+    sentence = balance_sentence(record)
+    assert "not proof of balance" in sentence
+    assert "randomization p 0.17 over 2,000 re-randomizations within 12 blocks" in sentence
+    imbalanced = balance_sentence({**record, "p_value": 0.01})
+    assert imbalanced.startswith("The baseline covariates differ between the arms more than")

@@ -89,8 +89,9 @@ def design_sections(context: ReportContext) -> list[Section]:
 def balance_sentence(test: Any) -> str:
     record = test.to_dict() if hasattr(test, "to_dict") else dict(test)
     return (
-        f"Taken together, the {len(record['covariates'])} baseline covariates differ between the "
-        f"arms no more than re-randomization within the blocks would make them: stratified "
+        f"Taken together, the differences between the arms in the {len(record['covariates'])} "
+        f"baseline covariates are of a size re-randomization within the blocks often produces "
+        f"(a test of chance imbalance, not proof of balance): stratified "
         f"Mahalanobis statistic {num(record['statistic'])} on {record['df']} degrees of freedom, "
         f"randomization p {num(record['p_value'])} over {record['n_permutations']:,} "
         f"re-randomizations within {record['n_blocks']} blocks (chi-square approximation "
