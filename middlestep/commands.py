@@ -213,10 +213,15 @@ def plan_register(home: Home, department: str, *, wait_s: float = 0.0):
 
 def plan_status(home: Home, department: str):
     """The department's plan against its registrations (None: the department has no plan)."""
-    from middlestep.plan import PlanError
+    from middlestep.plan import PlanError, load_plan, plan_path
+    from middlestep.plan import plan_status as plan_status_of
     from middlestep.plan.registry import status_of
 
     try:
+        if not home.warehouse.exists():  # nothing loaded yet: the plan, unregistered
+            path = plan_path(department)
+            plan = load_plan(path) if path.exists() else None
+            return plan_status_of(plan, [], outcomes_seen_now=0) if plan else None
         with connect(home.warehouse, read_only=True) as connection:
             return status_of(connection, department)
     except PlanError as error:

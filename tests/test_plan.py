@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import csv
 import datetime as dt
 from pathlib import Path
@@ -202,3 +203,13 @@ def test_registration_before_any_build_sees_no_outcome_unless_outcomes_are_loade
         connection.execute("insert into raw.force_reports values ('synthetic')")
         with pytest.raises(PlanError, match="1 outcome records are loaded but not built"):
             register_plan(connection, plan)
+
+
+def test_plan_show_on_a_home_without_a_warehouse_shows_the_unregistered_plan(tmp_path, capsys):
+    from middlestep.cli import main
+
+    home = tmp_path / "never-used"
+    assert main(["--home", str(home), "plan", "show", "--department", "synthetic", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["registered"] is False and shown["deviations"] == []
+    assert not (home / "warehouse.duckdb").exists()  # showing creates nothing
