@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-import json
 import csv
 import datetime as dt
+import json
 from pathlib import Path
 
 import duckdb
