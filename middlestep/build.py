@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from middlestep.contract import RAW_TABLES
+from middlestep.errors import PipelineError
+from middlestep.sqlmesh_errors import quiet_console, summarize
 
 logger = logging.getLogger(__name__)
 
@@ -132,35 +134,14 @@ def _update(context, *, run_scheduler: bool) -> BuildRecord:
 # --------------------------------------------------------------------------------------------
 
 
-class BuildError(RuntimeError):
-    """SQLMesh could not build the models: ``details`` holds its messages (models, audits)."""
+class BuildError(PipelineError):
+    """SQLMesh could not build the models: the message is a summary (middlestep/sqlmesh_errors.py:
+    the model and rule of a lint error, the audit, model, failing rows of a failed audit);
+    ``details`` holds SQLMesh's own text (the rendered SQL), which the CLI prints with -v."""
 
     def __init__(self, message: str, details: list[str]):
-        super().__init__("\n\n".join([message, *details]))
+        super().__init__(message)
         self.details = details
-
-
-def quiet_console():
-    """A console that prints nothing (no progress bars on stdout) but keeps errors and warnings."""
-    from sqlmesh.core.console import NoopConsole, _format_node_errors
-
-    class QuietConsole(NoopConsole):
-        def __init__(self) -> None:
-            super().__init__()
-            self.errors: list[str] = []
-            self.warnings: list[str] = []
-
-        def log_failed_models(self, errors) -> None:
-            for node, message in _format_node_errors(errors).items():
-                self.errors.append(f"{node}: {message}")
-
-        def log_error(self, message: str) -> None:
-            self.errors.append(message)
-
-        def log_warning(self, short_message: str, long_message: str | None = None) -> None:
-            self.warnings.append(long_message or short_message)
-
-    return QuietConsole()
 
 
 @contextlib.contextmanager
@@ -183,7 +164,11 @@ def _context(warehouse: Path, project_root: Path) -> Iterator:
             context = Context(paths=str(project_root))
             yield context
         except SQLMeshError as error:
-            raise BuildError(f"SQLMesh failed: {error}", console.errors) from error
+            adapter = context.engine_adapter if context is not None else None
+            failure = summarize(error, console, adapter)
+            first, *more = failure.summary
+            message = "\n".join([f"SQLMesh failed: {first}", *(f"  {line}" for line in more)])
+            raise BuildError(message, failure.details) from error
         finally:
             if context is not None:
                 context.close()
