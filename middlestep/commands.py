@@ -18,7 +18,7 @@ from middlestep import trial
 from middlestep.errors import PipelineError
 from middlestep.provenance import provenance, synthetic_truth
 from middlestep.snapshot import gated_snapshot
-from middlestep.warehouse import PROJECT_ROOT, Home, connect, writer_lock
+from middlestep.warehouse import Home, connect, project_root, writer_lock
 from middlestep.warehouse.builds import BuildIdentity, latest_build, record_build
 from middlestep.warehouse.readers import rejects_summary
 from middlestep.warehouse.runlog import log_run
@@ -63,6 +63,21 @@ def ingest(home: Home, export_dir: Path, department: str, *, wait_s: float = 0.0
     return summary
 
 
+def ingest_document(summary) -> dict[str, Any]:
+    """`ingest --json`: the counts of the one-line summary, and each file's."""
+    from dataclasses import asdict
+
+    return {
+        "department": summary.department_id,
+        "rows_read": summary.rows_read,
+        "rows_loaded": summary.rows_loaded,
+        "rows_rejected": summary.rows_rejected,
+        "files": [asdict(result) for result in summary.files],
+        "files_failed": summary.files_failed,
+        "warnings": list(summary.warnings),
+    }
+
+
 def key_init(home: Home, path: Path | None) -> tuple[Path, str]:
     """Write a new civilian hash key (mode 0600, never over an existing one); returns its path
     and its keyed fingerprint (middlestep/ingest/civilian_key.py)."""
@@ -102,10 +117,32 @@ def build(home: Home, *, wait_s: float = 0.0, incremental: bool = False) -> Buil
         raise PipelineError(f"no warehouse at {home.warehouse}: run `middlestep ingest` first")
     with writer_lock(home, wait_s):
         step = sqlmesh_build.run if incremental else sqlmesh_build.build
-        record = step(home.warehouse, PROJECT_ROOT)
+        record = step(home.warehouse, project_root())
         identity = record_build(home, record)
     log_run(home, "build", build_id=identity.build_id, incremental=incremental)
     return identity
+
+
+def build_document(identity: BuildIdentity) -> dict[str, Any]:
+    """`build --json`: the build's identity and model versions."""
+    return {
+        "build_id": identity.build_id,
+        "plan_id": identity.plan_id,
+        "built_at": identity.built_at,
+        "n_models": len(identity.model_versions),
+        "model_versions": identity.model_versions,
+    }
+
+
+def sqlmesh(home: Home, arguments: list[str], *, wait_s: float = 0.0) -> int:
+    """Any SQLMesh command against the home's warehouse, under its writer lock; its exit code
+    (middlestep/sqlmesh_command.py)."""
+    from middlestep.sqlmesh_command import run_sqlmesh
+
+    with writer_lock(home, wait_s):
+        code = run_sqlmesh(home, project_root(), arguments)
+    log_run(home, "sqlmesh", arguments=arguments, exit_code=code)
+    return code
 
 
 def check(home: Home, *, wait_s: float = 0.0, full: bool = False):
@@ -242,6 +279,13 @@ def panel(home: Home, department: str, sample: str, *, trial_id: str | None, out
 
     frame = balanced_panel(home.warehouse, department, sample, trial_id=trial_id)
     return frame, write_panel(frame, out)
+
+
+def export(home: Home, what: str, out: Path, **options: Any):
+    """A mart or analysis panel to CSV, Parquet or Stata (middlestep/export.py)."""
+    from middlestep.export import export_table
+
+    return export_table(home, what, Path(out), **options)
 
 
 def rollout(home: Home, department: str, **options: Any):

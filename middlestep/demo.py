@@ -12,13 +12,18 @@ from middlestep.warehouse import Home
 log = logging.getLogger(__name__)
 
 
-def demo(directory: Path, *, seed: int = 1, scale: float = 1.0):
-    """Synthesise, ingest, build, gate, analyse and report; returns the report's paths."""
+def demo(directory: Path, *, seed: int = 1, scale: float = 1.0, home: Home | None = None):
+    """Synthesise, ingest, build, gate, analyse and report; returns the report's paths.
+
+    The export goes to ``directory/export``, the home to ``home`` if given (`--home`,
+    ``$MIDDLESTEP_HOME``), else to ``directory/home``."""
     directory = Path(directory).resolve()
     export = directory / "export"
-    home = Home.resolve(directory / "home")
+    home = home or Home.resolve(directory / "home")
     if home.warehouse.exists():
-        raise PipelineError(f"{directory} already holds a demo warehouse: choose a new --dir")
+        raise PipelineError(
+            f"{home.root} already holds a warehouse: choose a new --dir (or --home)"
+        )
     log.info("1/6 synthesising a department (seed %s, scale %s) into %s", seed, scale, export)
     commands.synthesize(export, None, seed, scale)
     home.ensure()

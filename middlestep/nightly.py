@@ -238,6 +238,26 @@ def status_text(home: Home) -> str:
     return "\n".join(lines)
 
 
+def status_document(home: Home) -> dict[str, Any]:
+    """`status --json`: what `status_text` says, as fields."""
+    entries = read_run_log(home)
+    runs = [entry for entry in entries if entry.get("step") == "run"]
+    identity, gate = gate_of_latest_build(home) if home.warehouse.exists() else (None, None)
+    next_step = _next_step(runs[-1] if runs else None, identity, gate)
+    return {
+        "home": str(home.root),
+        "last_run": runs[-1] if runs else None,
+        "drops_run": [
+            {"drop": Path(e.get("drop", "?")).name, "outcome": e.get("outcome")} for e in runs
+        ],
+        "last_steps": entries[-5:],
+        "build_id": identity.build_id if identity else None,
+        "gate_passed": gate.get("passed") if gate else None,
+        "freshness": freshness(home) if home.warehouse.exists() else [],
+        "next": next_step if entries or home.warehouse.exists() else "try `middlestep demo`",
+    }
+
+
 def _run_label(entry: dict[str, Any]) -> str:
     return f"{Path(entry.get('drop', '?')).name} {entry.get('outcome')}"
 

@@ -15,6 +15,14 @@ import duckdb
 
 DEFAULT_HOME = Path(".middlestep")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+# another copy of the SQLMesh project (models/, audits/, sqlmesh.yaml) for build, run and sqlmesh
+PROJECT_ENV = "MIDDLESTEP_PROJECT"
+
+
+def project_root() -> Path:
+    """The SQLMesh project the commands build: ``$MIDDLESTEP_PROJECT``, else this checkout."""
+    chosen = os.environ.get(PROJECT_ENV)
+    return Path(chosen).expanduser().resolve() if chosen else PROJECT_ROOT
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,21 @@ MODEL (
         time_column month_start
     ),
     grain (department_id, call_id),
+    column_descriptions (
+        department_id = 'department',
+        call_id = 'call for service',
+        received_at = 'call received (UTC)',
+        arrived_at = 'first officer arrived (UTC)',
+        cleared_at = 'call cleared (UTC)',
+        month_start = 'calendar month',
+        call_type = 'call type',
+        priority = 'priority',
+        is_self_initiated = 'officer-initiated',
+        beat = 'beat',
+        disposition = 'disposition',
+        n_officers = 'officers who attended',
+        minutes_on_scene = 'minutes on scene'
+    ),
     cron '@monthly',
     audits (
         not_null(columns := (department_id, call_id, received_at, month_start, n_officers)),

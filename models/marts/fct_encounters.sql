@@ -3,6 +3,23 @@ MODEL (
     description 'one row per SSO-coded video: its consensus codes, its officer''s trial arm, and its period relative to the trial: ''pre'' before trial_start_on, ''post'' from trial_start_on to before control_start_on (the wait-list''s training), ''late'' after; is_post = on or after trial_start_on (so ''late'' is post too: filter study_period to compare pre with post)',
     kind FULL,
     grain (department_id, video_id),
+    column_descriptions (
+        department_id = 'department',
+        video_id = 'camera video',
+        officer_id = 'officer',
+        call_id = 'call for service',
+        call_type = 'call type',
+        started_at = 'video start (UTC)',
+        encounter_on = 'date of the encounter',
+        trial_id = 'trial',
+        arm = 'officer''s randomized arm',
+        block_id = 'randomization block',
+        study_period = 'month of the study window (1 = first)',
+        is_post = 'after the treatment arm''s training began',
+        n_codings = 'codings of the video',
+        is_double_coded = 'coded by two or more coders',
+        primary_coder_id = 'coder whose coding counts'
+    ),
     audits (
         not_null(
             columns := (department_id, video_id, officer_id, started_at, encounter_on, n_codings, is_double_coded)

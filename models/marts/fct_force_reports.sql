@@ -3,6 +3,23 @@ MODEL (
     description 'one row per officer named in a force report; a report without a level takes its force type''s usual level (seeds/force_type_levels.csv); force_category is the department''s own classification, as exported',
     kind FULL,
     grain (department_id, report_id, officer_id),
+    column_descriptions (
+        department_id = 'department',
+        report_id = 'force report',
+        officer_id = 'officer',
+        occurred_at = 'time of the incident (UTC)',
+        occurred_on = 'date of the incident',
+        month_start = 'calendar month',
+        call_id = 'call for service',
+        force_type = 'type of force',
+        force_category = 'category of force',
+        force_level = 'force level (1-3)',
+        subject_resistance = 'subject''s resistance',
+        is_subject_injured = 'subject injured',
+        is_officer_injured = 'officer injured',
+        arm = 'officer''s randomized arm',
+        trial_id = 'trial'
+    ),
     audits (
         not_null(columns := (department_id, report_id, officer_id, occurred_at, occurred_on, month_start)),
         unique_combination_of_columns(columns := (department_id, report_id, officer_id)),

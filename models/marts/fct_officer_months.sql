@@ -3,6 +3,28 @@ MODEL (
     description 'the officer-month panel: every officer on the roster x every month of the department''s study window, with zeros (not missing rows) for months without events',
     kind FULL,
     grain (department_id, officer_id, month_start),
+    column_descriptions (
+        department_id = 'department',
+        officer_id = 'officer (department''s id)',
+        month_start = 'calendar month (its first day)',
+        period = 'month of the study window (1 = first)',
+        calls_attended = 'calls for service the officer attended in the month',
+        hours_on_scene = 'hours on scene at calls in the month',
+        force_reports = 'use-of-force reports naming the officer in the month',
+        force_reports_level_2_plus = 'force reports of level 2 or higher in the month',
+        complaints = 'complaints against the officer in the month',
+        sustained_complaints = 'sustained complaints in the month',
+        coded_encounters = 'SSO-coded camera encounters in the month',
+        trial_id = 'trial',
+        arm = 'randomized arm (treatment, control) or none',
+        block_id = 'randomization block',
+        cohort_month = 'month the officer''s training was scheduled',
+        cohort_period = 'period of the scheduled training month',
+        first_trained_month = 'month the officer first completed training',
+        is_cohort_treated = 'month on or after the scheduled training month',
+        is_trained = 'month on or after the officer''s completed training',
+        is_active = 'officer on the roster (appointed, not separated) in the month'
+    ),
     audits (
         not_null(
             columns := (

@@ -3,6 +3,14 @@ MODEL (
     description 'Inter-rater reliability per codebook item on the double-coded videos: exactly two codings per video, the primary and the secondary (coding ranks 1 and 2), both with a value. Krippendorff''s alpha for two coders and no missing values, with n = 2N pairable values of N videos: alpha = 1 - (n - 1) * sum_u 2 delta(c1, c2) / sum_(i != j) delta(v_i, v_j), where delta is 1[c1 != c2] for binary items (nominal metric; the denominator is n^2 - sum_c n_c^2) and (c1 - c2)^2 for counts and ratings (interval metric; the denominator is 2 * (n * sum v^2 - (sum v)^2)). Alpha is NULL when every value is the same (no variation).',
     kind FULL,
     grain (department_id, item),
+    column_descriptions (
+        department_id = 'department',
+        item = 'SSO codebook item',
+        item_kind = 'binary, rating or count',
+        n_double_coded = 'double-coded videos',
+        percent_agreement = 'share of exact agreement',
+        krippendorff_alpha = 'Krippendorff''s alpha'
+    ),
     audits (
         not_null(columns := (department_id, item, item_kind, n_double_coded)),
         unique_combination_of_columns(columns := (department_id, item)),
