@@ -12,6 +12,8 @@ import argparse
 from importlib import metadata
 from pathlib import Path
 
+from middlestep.cli_options import add_department, add_result_commands, add_wait
+
 DESCRIPTION = """\
 Raw police department exports to gated training-effect estimates.
 
@@ -84,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(parser, top=True)
     shared = argparse.ArgumentParser(add_help=False)
     _global_options(shared, top=False)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="the step to run"
+    )
 
     def command(name: str, help: str, examples: str, description: str | None = None):
         lines = "\n".join(f"  {line}" for line in examples.strip().splitlines())
@@ -98,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     _steps(command)
-    _results(command)
+    add_result_commands(command)
     _tools(command)
     return parser
 
@@ -135,8 +139,8 @@ middlestep ingest export/ --department synthetic --home H
 middlestep ingest data/chicago_pj --department chicago --home chi --json""",
     )
     ingest.add_argument("export_dir", type=Path, help="directory of the department's files")
-    _add_department(ingest, required=True)
-    _add_wait(ingest)
+    add_department(ingest, required=True)
+    add_wait(ingest)
 
     build = command(
         "build",
@@ -146,7 +150,7 @@ middlestep build --home H
 middlestep -v build --home H     # SQLMesh's rendered SQL of a failing audit too
 middlestep build --home H --project my-project/   # the models of another project copy""",
     )
-    _add_wait(build)
+    add_wait(build)
 
     check = command(
         "check",
@@ -160,7 +164,7 @@ middlestep check --full --json --home H""",
         action="store_true",
         help="validate every mart and month, not only those changed since the last passed gate",
     )
-    _add_wait(check)
+    add_wait(check)
 
     run = command(
         "run",
@@ -172,8 +176,8 @@ middlestep run --drop drops/drop-001 --department synthetic --home H --json""",
     run.add_argument(
         "--drop", required=True, type=Path, metavar="DIR", help="the directory of the drop"
     )
-    _add_department(run, required=True)
-    _add_wait(run)
+    add_department(run, required=True)
+    add_wait(run)
 
     demo = command(
         "demo",
@@ -198,187 +202,6 @@ MIDDLESTEP_HOME=H middlestep demo     # the warehouse in H, the export beside it
     )
 
 
-def _results(command) -> None:
-    analyze = command(
-        "analyze",
-        "effect estimates of a gated build",
-        """
-middlestep analyze --home H
-middlestep analyze --department synthetic --json --home H""",
-    )
-    _add_department(analyze)
-    _add_allow_ungated(analyze)
-    _add_include_unreliable(analyze)
-    _add_wait(analyze)
-
-    report = command(
-        "report",
-        "HTML, Markdown and JSON report",
-        """
-middlestep report --home H
-middlestep report --department chicago --permutations 100 --home chi""",
-    )
-    _add_department(report)
-    _add_allow_ungated(report)
-    report.add_argument(
-        "--permutations",
-        type=int,
-        default=500,
-        metavar="N",
-        help="Fisher randomization draws per estimate (default 500; fewer is faster)",
-    )
-    _add_include_unreliable(report)
-    _add_wait(report)
-
-    power = command(
-        "power",
-        "power and minimum detectable effect of the force analysis",
-        """
-middlestep power --home H
-middlestep power --rate-ratio 0.8 --officers 600 --months 12 --json --home H
-middlestep power --baseline-rate 0.05 --officers 400 --months 12   # no warehouse needed""",
-    )
-    _add_department(power)
-    power.add_argument(
-        "--rate-ratio", type=float, default=0.72, help="ITT rate ratio to detect (default 0.72)"
-    )
-    power.add_argument("--officers", type=int, help="officers in the trial (default: its own)")
-    power.add_argument("--months", type=int, help="months before and after (default: its own)")
-    power.add_argument(
-        "--simulations", type=int, default=200, help="simulated trials (default 200)"
-    )
-    power.add_argument("--seed", type=int, default=0, help="seed of the simulations (default 0)")
-    power.add_argument(
-        "--baseline-rate",
-        type=float,
-        help="force reports per officer-month: compute from this instead of the warehouse",
-    )
-    power.add_argument("--dispersion", type=float, help="NB2 dispersion across officers")
-    _add_allow_ungated(power)
-
-    _add_export(command)
-    _add_panel(command)
-    _add_rollout(command)
-
-
-def _add_export(command) -> None:
-    export = command(
-        "export",
-        "a mart or analysis panel to CSV, Parquet or Stata (.dta, with variable labels)",
-        """
-middlestep export officer-months --out officer_months.dta --home H
-middlestep export encounters --out encounters.parquet --home H
-middlestep export fct_force_reports --out force.csv --department synthetic --home H
-middlestep export rollout --out panel.dta --department chicago --sample main --home chi""",
-        description="Writes one table, its format by the file's suffix (.csv, .parquet, .dta). "
-        "WHAT is a mart (dim_officers, fct_officer_months, fct_encounters, fct_force_reports, "
-        "fct_calls, rpt_sso_reliability, or one an analyst added) or a panel: officer-months "
-        "(the trial's force panel: arm, block, calls, outcome counts, the period and the "
-        "pre-period rate the primary estimate uses), encounters (each coded encounter with "
-        "its arm and period), rollout (a roll-out's balanced officer x month panel). Stata "
-        "variable labels are the models' column descriptions. docs/exports.md reproduces the "
-        "primary force estimate in R and Stata from the officer-months panel.",
-    )
-    export.add_argument(
-        "what", metavar="WHAT", help="a mart, or officer-months, encounters, rollout"
-    )
-    export.add_argument(
-        "--out", required=True, type=Path, metavar="FILE", help="a .csv, .parquet or .dta file"
-    )
-    _add_department(export)
-    export.add_argument(
-        "--sample",
-        choices=("full", "main", "omit-late"),
-        default="full",
-        help="rollout: the estimation sample (default full)",
-    )
-    export.add_argument("--trial", help="rollout: the trial_id (default: the department's only)")
-    _add_allow_ungated(export)
-    _add_wait(export)
-
-
-def _add_panel(command) -> None:
-    panel = command(
-        "panel",
-        "a roll-out's balanced officer x month panel (also: `export rollout`)",
-        """
-middlestep panel --department chicago --sample main --out panel.parquet --home chi""",
-    )
-    _add_department(panel, required=True)
-    panel.add_argument(
-        "--balanced",
-        action="store_true",
-        help="every officer still serving after the study window x every month (the default: "
-        "the only panel there is)",
-    )
-    panel.add_argument(
-        "--sample",
-        choices=("full", "main", "omit-late"),
-        default="full",
-        help="estimation sample (default full)",
-    )
-    panel.add_argument("--trial", help="the trial_id (default: the department's only trial)")
-    panel.add_argument(
-        "--out", required=True, type=Path, metavar="FILE", help="a .csv, .parquet or .dta file"
-    )
-    _add_wait(panel)
-
-
-def _add_rollout(command) -> None:
-    rollout = command(
-        "rollout",
-        "a staggered roll-out effect (Roth & Sant'Anna 2023) of a gated build",
-        """
-middlestep rollout --department chicago --outcome force --estimand simple --home chi
-middlestep rollout --department chicago --estimand eventstudy --event-time 3 --json --home chi""",
-        description="Builds the department's balanced officer x month panel from the marts and "
-        "estimates one staggered roll-out effect: a difference in mean counts per officer-month.",
-    )
-    _add_department(rollout, required=True)
-    rollout.add_argument(
-        "--outcome",
-        choices=("force", "complaints", "sustained"),
-        default="force",
-        help="the count per officer-month (default force)",
-    )
-    rollout.add_argument(
-        "--estimand",
-        choices=("simple", "cohort", "calendar", "eventstudy"),
-        default="simple",
-        help="how the cohort x month effects are averaged (default simple)",
-    )
-    rollout.add_argument(
-        "--estimator",
-        choices=("efficient", "cs", "sa"),
-        default="efficient",
-        help="Roth & Sant'Anna efficient, Callaway & Sant'Anna, Sun & Abraham",
-    )
-    rollout.add_argument(
-        "--sample",
-        choices=("full", "main", "omit-late"),
-        help="estimation sample (default: the department's defaults.sample, else full)",
-    )
-    rollout.add_argument(
-        "--event-time", type=int, metavar="E", help="months since training (eventstudy; default 0)"
-    )
-    rollout.add_argument(
-        "--permutations",
-        type=int,
-        default=500,
-        metavar="N",
-        help="Fisher randomization draws (default 500; 0 skips the test)",
-    )
-    rollout.add_argument("--seed", type=int, default=0, help="seed of numpy's draws")
-    rollout.add_argument(
-        "--rng",
-        choices=("numpy", "r"),
-        default="numpy",
-        help="r: the R package's draws (seeds 1..N), for identical Fisher p-values",
-    )
-    _add_allow_ungated(rollout)
-    _add_wait(rollout)
-
-
 def _tools(command) -> None:
     status = command(
         "status",
@@ -387,7 +210,7 @@ def _tools(command) -> None:
 middlestep status --home H
 middlestep status --home H --json""",
     )
-    _add_wait(status)
+    add_wait(status)
 
     sqlmesh = command(
         "sqlmesh",
@@ -403,7 +226,7 @@ middlestep sqlmesh --wait 600 -- plan dev --auto-apply --home H""",
         "argument after the SQLMesh command goes to SQLMesh. Promote to production with "
         "`middlestep build`.",
     )
-    _add_wait(sqlmesh)
+    add_wait(sqlmesh)
     sqlmesh.add_argument(
         "sqlmesh_args",
         nargs=argparse.REMAINDER,
@@ -425,7 +248,7 @@ middlestep plan show --department synthetic --json --home H""",
         "plan_action", choices=("register", "show"), help="register the plan, or show it"
     )
     plan.add_argument("--department", required=True, help="the plan file plans/NAME.yaml")
-    _add_wait(plan)
+    add_wait(plan)
 
     _add_key(command)
 
@@ -438,7 +261,9 @@ def _add_key(command) -> None:
 middlestep key init --file /etc/middlestep/hash.key
 middlestep key rotate --department synthetic --new-file new.key drops/drop-001 drops/drop-002""",
     )
-    key_commands = key.add_subparsers(dest="key_command", required=True, metavar="ACTION")
+    key_commands = key.add_subparsers(
+        dest="key_command", required=True, metavar="ACTION", help="init or rotate"
+    )
     key_init = key_commands.add_parser(
         "init",
         help="write a new random civilian hash key (mode 0600); never overwrites one",
@@ -462,42 +287,6 @@ middlestep key rotate --department synthetic --new-file new.key drops/drop-001 d
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     key_rotate.add_argument("exports", type=Path, nargs="+", help="export directories (drops)")
-    _add_department(key_rotate, required=True)
+    add_department(key_rotate, required=True)
     key_rotate.add_argument("--new-file", required=True, type=Path, help="the new key")
-    _add_wait(key_rotate)
-
-
-def _add_department(command: argparse.ArgumentParser, *, required: bool = False) -> None:
-    command.add_argument(
-        "--department",
-        required=required,
-        metavar="NAME",
-        help="the department (its mapping departments/NAME.yaml)"
-        + ("" if required else "; default: the warehouse's only department"),
-    )
-
-
-def _add_allow_ungated(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--allow-ungated",
-        action="store_true",
-        help="go on even if the gate failed or never ran; every output is marked UNGATED",
-    )
-
-
-def _add_include_unreliable(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--include-unreliable",
-        action="store_true",
-        help="keep SSO items with Krippendorff's alpha below 0.667 in the confirmatory analysis",
-    )
-
-
-def _add_wait(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--wait",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="wait this long for another writer to finish (default: refuse at once)",
-    )
+    add_wait(key_rotate)
