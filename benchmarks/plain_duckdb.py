@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from middlestep.warehouse import PROJECT_ROOT
+from middlestep.warehouse.home import duckdb_settings
 
 
 def render_models(warehouse: Path, end: dt.datetime) -> list[tuple[str, str, str]]:
@@ -50,7 +51,7 @@ def build_plain(ingested_warehouse: Path, work_dir: Path, end: dt.datetime) -> f
     statements = render_models(copy, end)
     raw_before = _raw_row_counts(copy)
     started = time.perf_counter()
-    with duckdb.connect(str(copy)) as connection:
+    with duckdb.connect(str(copy), config=duckdb_settings(copy)) as connection:
         for name, kind, body in statements:
             schema = name.split(".")[0].strip('"')
             connection.execute(f"create schema if not exists {schema}")

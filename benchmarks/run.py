@@ -1,6 +1,8 @@
 """`make bench`: wall time and peak memory of each step, for the default department and one 20
-times larger, the SQLMesh build beside the same marts built by plain DuckDB SQL, and a nightly
-`run` with one day of new data beside a full rebuild (`run` of the whole export).
+times larger (`--scales 1,20,100` adds a department 100 times larger: hours, not for CI), ingest
+beside DuckDB reading the same files plainly, the SQLMesh build beside the same marts built by
+plain DuckDB SQL, a nightly `run` with one day of new data beside a full rebuild (`run` of the
+whole export), and a night with nothing new.
 
 Each step runs in a fresh process (peak memory is that step's own). Figures are printed as a
 table; the build comparison is a ratio measured in one run, since these machines are shared.
@@ -21,8 +23,9 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.plain_duckdb import build_plain
+from benchmarks.plain_read import read_plain
 
-STEPS = ("ingest", "build", "check", "analyze")
+STEPS = ("ingest", "build", "check", "analyze", "report")
 
 
 def measure_step(work: Path, home: Path, name: str, argv: list[str], check: bool = True) -> dict:
@@ -69,6 +72,11 @@ def bench_nightly(scale: float, seed: int, work: Path, export: Path) -> dict:
         name = f"run_nightly_{night}_day"
         figures[name] = measure_step(work, home, name, [*run, str(drops / "drop-002")], check=False)
         homes[name] = home
+        if night == "last":  # the same drop again: every file skipped, no model changed
+            print(f"{label} run: a night with nothing new ...", file=sys.stderr, flush=True)
+            figures["run_nothing_new"] = measure_step(
+                work, home, "run_nothing_new", [*run, str(drops / "drop-002")], check=False
+            )
         shutil.rmtree(drops)
     for name, run_home in homes.items():
         # the run's own split into ingest, build, gate and report, from its run log entry
@@ -95,6 +103,7 @@ def bench_department(scale: float, seed: int, work: Path) -> dict:
         "build": ["build"],
         "check": ["check"],
         "analyze": ["analyze", "--json"],
+        "report": ["report"],
     }
     for step in STEPS:
         print(f"[scale {scale:g}] {step} ...", file=sys.stderr, flush=True)
@@ -102,6 +111,10 @@ def bench_department(scale: float, seed: int, work: Path) -> dict:
             # copy the ingested warehouse first: the plain-DuckDB build starts from the same raw
             shutil.copy(home / "warehouse.duckdb", work / "ingested.duckdb")
         figures[step] = measure_step(work, home, step, arguments[step])
+    print(f"[scale {scale:g}] plain DuckDB read of the export ...", file=sys.stderr, flush=True)
+    seconds, rows = read_plain(export, work)
+    figures["plain_duckdb_read"] = {"seconds": seconds, "rows": rows}
+    (work / "plain-read.duckdb").unlink()
     print(f"[scale {scale:g}] plain DuckDB build ...", file=sys.stderr, flush=True)
     end = dt.datetime(2040, 1, 1)
     figures["plain_duckdb_build"] = {"seconds": build_plain(work / "ingested.duckdb", work, end)}
@@ -129,15 +142,29 @@ def main() -> int:
         for step, figure in figures.items():
             peak = f"{figure['peak_mib']:>9.0f}" if "peak_mib" in figure else f"{'':>9}"
             print(f"{scale:>6g} {step:<28} {figure['seconds']:>9.2f} {peak}")
-        ratio = figures["build"]["seconds"] / figures["plain_duckdb_build"]["seconds"]
-        print(f"{scale:>6g} {'build / plain DuckDB':<28} {ratio:>9.2f}x")
-        for night in NIGHTS:
-            nightly = figures[f"run_nightly_{night}_day"]["seconds"]
-            share = 100 * nightly / figures["run_full_rebuild"]["seconds"]
-            print(f"{scale:>6g} {f'night ({night} day) / full':<28} {share:>8.1f}%")
+        print_ratios(scale, figures)
     if not args.skip_staggered:
         bench_staggered(args.staggered_permutations)
     return 0
+
+
+def print_ratios(scale: float, figures: dict) -> None:
+    """The ratios of issue 16's targets, measured in this one run."""
+
+    def seconds(name: str) -> float:
+        return figures[name]["seconds"]
+
+    ratios = {
+        "ingest / plain DuckDB read": seconds("ingest") / seconds("plain_duckdb_read"),
+        "build / plain DuckDB": seconds("build") / seconds("plain_duckdb_build"),
+    }
+    for name, ratio in ratios.items():
+        print(f"{scale:>6g} {name:<28} {ratio:>9.2f}x")
+    for night in NIGHTS:
+        share = 100 * seconds(f"run_nightly_{night}_day") / seconds("run_full_rebuild")
+        print(f"{scale:>6g} {f'night ({night} day) / full':<28} {share:>8.1f}%")
+    peak = max(figure.get("peak_mib", 0) for figure in figures.values())
+    print(f"{scale:>6g} {'largest peak of a step':<28} {'':>9} {peak:>9.0f}")
 
 
 def bench_staggered(permutations: int) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 from middlestep.contract import RAW_TABLES
 from middlestep.errors import PipelineError
 from middlestep.sqlmesh_errors import quiet_console, summarize
+from middlestep.warehouse.home import MEMORY_LIMIT_ENV, TEMP_DIRECTORY_ENV, duckdb_settings
 
 logger = logging.getLogger(__name__)
 
@@ -150,8 +151,9 @@ def _context(warehouse: Path, project_root: Path) -> Iterator:
     from sqlmesh.core.console import get_console, set_console
     from sqlmesh.utils.errors import SQLMeshError
 
-    previous_env = os.environ.get(WAREHOUSE_ENV)
-    os.environ[WAREHOUSE_ENV] = str(Path(warehouse).resolve())
+    settings = sqlmesh_environment(warehouse)
+    previous_env = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     previous_console = get_console()
     console = quiet_console()
     set_console(console)
@@ -175,10 +177,22 @@ def _context(warehouse: Path, project_root: Path) -> Iterator:
             set_console(previous_console)
             for warning in console.warnings:
                 logger.warning("sqlmesh: %s", warning)
-            if previous_env is None:
-                os.environ.pop(WAREHOUSE_ENV, None)
-            else:
-                os.environ[WAREHOUSE_ENV] = previous_env
+            for name, value in previous_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def sqlmesh_environment(warehouse: Path) -> dict[str, str]:
+    """The variables sqlmesh.yaml reads: the warehouse file and the DuckDB settings of every
+    middlestep connection to it (the same ones, or DuckDB refuses a second connection)."""
+    settings = duckdb_settings(warehouse)
+    return {
+        WAREHOUSE_ENV: str(Path(warehouse).resolve()),
+        MEMORY_LIMIT_ENV: settings["memory_limit"],
+        TEMP_DIRECTORY_ENV: settings["temp_directory"],
+    }
 
 
 def latest_execution_time(context) -> dt.datetime:

@@ -1,32 +1,33 @@
 """The Great Expectations checkpoint: one ephemeral context, one validation definition per mart
 or derived frame. Great Expectations is imported inside :func:`run_checkpoint`: it takes
 seconds to import, and a night that changed no mart does not need it.
+
+The expectations run where the data is: a SQL data source on the warehouse file (read-only,
+through ``middlestep.warehouse.sql_engine``) with one query asset per target, so each
+expectation is a query inside DuckDB and a mart of millions of rows is never held in memory.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from middlestep.gate.results import CheckResult
 from middlestep.gate.specs import WARNING, ExpectationSpec, camel_case
 from middlestep.jsonable import jsonable
+from middlestep.warehouse.sql_engine import gx_sql_connection
 
 
 def run_checkpoint(
     runnable: Mapping[str, list[tuple[int, ExpectationSpec]]],
-    frames: Mapping[str, pd.DataFrame],
+    queries: Mapping[str, str],
+    warehouse: Path,
 ) -> dict[int, CheckResult]:
-    """One checkpoint, one validation definition per target frame; results by spec index.
+    """One checkpoint, one validation definition per target; results by spec index.
 
-    A pandas dataframe asset takes its frame from the checkpoint's batch parameters, which are
-    shared by every validation definition of a checkpoint; so each frame is written to a
-    parquet file in a private temporary directory and read by its own parquet asset.
+    `queries` maps each target (a mart or a derived frame) to the query of its rows
+    (gate/facts.py, gate/frames.py), run on `warehouse` through one read-only SQL data source.
     """
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
@@ -41,15 +42,16 @@ def run_checkpoint(
         analytics_enabled=False,
     )
     context = gx.get_context(project_config=config, mode="ephemeral")
-    data_source = context.data_sources.add_pandas("middlestep_marts")
+    connection_string, engine_kwargs = gx_sql_connection(warehouse)
+    data_source = context.data_sources.add_sql(
+        "middlestep_marts", connection_string=connection_string, kwargs=engine_kwargs
+    )
     results: dict[int, CheckResult] = {}
-    with tempfile.TemporaryDirectory(prefix="middlestep-gate-") as tmp:
+    try:
         validation_definitions = []
         for target, indexed_specs in runnable.items():
-            path = Path(tmp) / f"{target}.parquet"
-            _parquet_safe(frames[target]).to_parquet(path, index=False)
-            asset = data_source.add_parquet_asset(name=target, path=path)
-            batch_definition = asset.add_batch_definition_whole_dataframe(target)
+            asset = data_source.add_query_asset(name=target, query=queries[target])
+            batch_definition = asset.add_batch_definition_whole_table(target)
             suite = gx.ExpectationSuite(name=target)
             for index, spec in indexed_specs:
                 suite.add_expectation(_build_expectation(spec, index))
@@ -67,6 +69,11 @@ def run_checkpoint(
             )
         )
         checkpoint_result = checkpoint.run()
+    finally:
+        # close the pooled DuckDB connections now: the gate's record is written to the same
+        # file next, and DuckDB refuses a writer while this process still has it open
+        data_source.get_execution_engine().engine.dispose()
+        data_source.get_engine().dispose()
 
     specs_by_index = {index: spec for specs in runnable.values() for index, spec in specs}
     for validation_result in checkpoint_result.run_results.values():
@@ -133,23 +140,6 @@ def _check_from_ge(spec: ExpectationSpec, expectation_result: Any) -> CheckResul
         unexpected_sample=sample,
         why=spec.why,
     )
-
-
-def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns pyarrow cannot write (DuckDB decimals, mixed objects) as floats or text."""
-    out = frame.copy()
-    for name in out.columns:
-        column = out[name]
-        if column.dtype != object:
-            continue
-        values = column.dropna()
-        if values.empty:
-            continue
-        if all(isinstance(value, Decimal) for value in values):
-            out[name] = column.map(lambda value: None if value is None else float(value))
-        elif len({type(value) for value in values}) > 1:
-            out[name] = column.map(lambda value: None if value is None else str(value))
-    return out
 
 
 def _int_or_none(value: Any) -> int | None:

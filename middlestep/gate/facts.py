@@ -1,6 +1,8 @@
 """What the gate reads from the warehouse, in one read-only connection closed before any check
-runs: the marts (a monthly mart in its changed months), the batches and rejects, the raw tables'
-row counts, each mart's fingerprint and the last passed gate.
+runs: the batches and rejects, the raw tables' row counts, each mart's fingerprint, the last
+passed gate, the per-department counts of the marts (gate/counts.py) and, per mart, the query of
+the rows its expectations validate (a monthly mart: its changed months). No mart is read whole:
+Great Expectations runs those queries inside DuckDB (gate/checkpoint.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from middlestep.gate.counts import department_counts
 from middlestep.gate.frames import CONDITIONS
 from middlestep.gate.months import (
     Baseline,
@@ -20,19 +23,18 @@ from middlestep.gate.months import (
     fingerprint_mart,
     last_passed,
 )
-from middlestep.gate.specs import MARTS, ExpectationSpec
+from middlestep.gate.specs import ExpectationSpec
 from middlestep.warehouse import connect
-
-# The marts `analyses_supported` reads whole (fct_calls is read only in its changed months).
-ANALYSED_MARTS: tuple[str, ...] = tuple(mart for mart in MARTS if mart != "fct_calls")
 
 
 @dataclass(frozen=True)
 class WarehouseFacts:
     """What the gate read from the warehouse (the connection is closed by then)."""
 
-    marts: dict[str, pd.DataFrame | None]  # the rows to validate (monthly: the changed months)
-    analysed: dict[str, pd.DataFrame | None]  # ANALYSED_MARTS, whole
+    warehouse: Path
+    # mart -> the query of the rows to validate (monthly: the changed months); None if missing
+    marts: dict[str, str | None]
+    department_counts: pd.DataFrame  # per department: what analyses_supported needs (counts.py)
     batches: pd.DataFrame | None
     rejects_by_batch: pd.DataFrame | None
     rejects_summary: pd.DataFrame
@@ -133,24 +135,21 @@ def read_warehouse(
             if scope is not None:
                 scopes[mart] = scope
 
-        def read(mart: str, where: str = "true") -> pd.DataFrame | None:
+        def rows_to_validate(mart: str) -> str | None:
             if ("marts", mart) not in existing:
                 return None
-            return con.execute(f'select * from marts."{mart}" where {where}').df()
-
-        def rows_to_validate(mart: str) -> pd.DataFrame | None:
             scope = scopes.get(mart)
-            if scope is not None and not scope.is_full:
-                return read(mart, scope.where())
-            return analysed[mart] if mart in analysed else read(mart)
+            where = scope.where() if scope is not None else "true"
+            return f'select * from marts."{mart}" where {where}'
 
-        analysed = {mart: read(mart) for mart in ANALYSED_MARTS}
-        frames = {mart: rows_to_validate(mart) for mart in specs}
+        counts = department_counts(con)
+        queries = {mart: rows_to_validate(mart) for mart in specs}
     finally:
         con.close()
     return WarehouseFacts(
-        marts=frames,
-        analysed=analysed,
+        warehouse=warehouse,
+        marts=queries,
+        department_counts=counts,
         batches=batches,
         rejects_by_batch=rejects_by_batch,
         rejects_summary=rejects_summary,

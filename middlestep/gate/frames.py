@@ -1,54 +1,43 @@
 """The frames and conditions an expectation may name: ``frame:`` validates a frame derived from
 the mart (``DERIVED_FRAMES``), ``only_if:`` evaluates only when the warehouse meets a condition
 (``CONDITIONS``, on the raw tables' row counts).
+
+A derived frame is a query over the query of the mart's rows to validate: Great Expectations runs
+its expectations inside DuckDB (gate/checkpoint.py), so no mart is read into memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-import pandas as pd
 
-
-def _assigned_officers(dim_officers: pd.DataFrame) -> pd.DataFrame:
+def _assigned_officers(dim_officers: str) -> str:
     """Officers with a trial arm."""
-    return dim_officers[dim_officers["arm"].notna()].reset_index(drop=True)
+    return f"select * from ({dim_officers}) as officers where arm is not null"
 
 
-def _arm_balance(dim_officers: pd.DataFrame) -> pd.DataFrame:
+def _arm_balance(dim_officers: str) -> str:
     """Per department x trial: officers assigned, treated, and the share treated."""
-    assigned = _assigned_officers(dim_officers)
-    columns = ["department_id", "trial_id", "n_assigned", "n_treatment", "share_treatment"]
-    if assigned.empty:
-        return pd.DataFrame({name: pd.Series(dtype="float64") for name in columns}).astype(
-            {"department_id": "object", "trial_id": "object"}
-        )
-    assigned = assigned.assign(
-        trial_id=assigned["trial_id"].fillna("(no trial)"),
-        is_treatment=(assigned["arm"] == "treatment").astype(int),
+    return (
+        "select department_id, coalesce(trial_id, '(no trial)') as trial_id, "
+        "count(*) as n_assigned, count(*) filter (where arm = 'treatment') as n_treatment, "
+        "count(*) filter (where arm = 'treatment') / count(*) as share_treatment "
+        f"from ({_assigned_officers(dim_officers)}) as assigned group by all"
     )
-    balance = (
-        assigned.groupby(["department_id", "trial_id"], dropna=False)
-        .agg(n_assigned=("officer_id", "size"), n_treatment=("is_treatment", "sum"))
-        .reset_index()
-    )
-    balance["share_treatment"] = balance["n_treatment"] / balance["n_assigned"]
-    return balance[columns]
 
 
-def _trial_officers(dim_officers: pd.DataFrame) -> pd.DataFrame:
+def _trial_officers(dim_officers: str) -> str:
     """Officers in a trial or roll-out (an arm or a cohort): the officers analyses estimate on."""
-    in_trial = dim_officers["trial_id"].notna() if "trial_id" in dim_officers else False
-    return dim_officers[in_trial].reset_index(drop=True)
+    return f"select * from ({dim_officers}) as officers where trial_id is not null"
 
 
-def _officers_outside_trials(dim_officers: pd.DataFrame) -> pd.DataFrame:
+def _officers_outside_trials(dim_officers: str) -> str:
     """Officers on the roster but in no trial or roll-out: no estimate uses them."""
-    in_trial = dim_officers["trial_id"].notna() if "trial_id" in dim_officers else False
-    return dim_officers[~in_trial].reset_index(drop=True)
+    return f"select * from ({dim_officers}) as officers where trial_id is null"
 
 
-DERIVED_FRAMES: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
+# frame name -> the query of the frame, given the query of the mart's rows
+DERIVED_FRAMES: dict[str, Callable[[str], str]] = {
     "assigned_officers": _assigned_officers,
     "arm_balance": _arm_balance,
     "trial_officers": _trial_officers,

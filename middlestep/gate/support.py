@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from functools import partial
 
-import pandas as pd
-
 from middlestep.gate.facts import WarehouseFacts
 from middlestep.gate.results import AnalysisSupport
 
@@ -28,12 +26,6 @@ ANALYSES: tuple[str, ...] = (
 )
 
 
-def _rows_of(frame: pd.DataFrame | None, department_id: str) -> pd.DataFrame:
-    if frame is None or frame.empty or "department_id" not in frame.columns:
-        return pd.DataFrame()
-    return frame[frame["department_id"] == department_id]
-
-
 def _delivered(facts: WarehouseFacts, department_id: str, table: str) -> bool:
     batches = facts.batches
     if batches is None or batches.empty:
@@ -48,30 +40,19 @@ def _support(department_id: str, analysis: str, reason: str | None) -> AnalysisS
 
 
 def analyses_supported(facts: WarehouseFacts) -> tuple[AnalysisSupport, ...]:
-    departments: set[str] = set()
-    for frame in facts.analysed.values():
-        if frame is not None and "department_id" in frame.columns:
-            departments.update(frame["department_id"].dropna().astype(str))
+    """Per department of the marts: which analyses its data supports (from the small
+    per-department counts the gate computed in DuckDB, gate/counts.py)."""
     supports: list[AnalysisSupport] = []
-    for department_id in sorted(departments):
-        officers = _rows_of(facts.analysed.get("dim_officers"), department_id)
-        months = _rows_of(facts.analysed.get("fct_officer_months"), department_id)
-        encounters = _rows_of(facts.analysed.get("fct_encounters"), department_id)
-        force = _rows_of(facts.analysed.get("fct_force_reports"), department_id)
-        reliability = _rows_of(facts.analysed.get("rpt_sso_reliability"), department_id)
-
-        def column(frame: pd.DataFrame, name: str) -> pd.Series:
-            return frame[name] if name in frame.columns else pd.Series(dtype=object)
-
-        n_assigned = int(column(officers, "arm").notna().sum())
-        arms = set(column(officers, "arm").dropna())
-        assigned_months = int(column(months, "arm").notna().sum())
-        assigned_encounters = (
-            encounters[column(encounters, "arm").notna()] if not encounters.empty else encounters
-        )
-        post_encounters = int((column(assigned_encounters, "study_period") == "post").sum())
-        n_cohorts = column(officers, "cohort_month").dropna().nunique()
-        double_coded = column(reliability, "n_double_coded").fillna(0)
+    for counts in facts.department_counts.to_dict("records"):
+        department_id = counts["department_id"]
+        n_assigned = counts["n_assigned"]
+        n_arms = counts["n_arms"]
+        assigned_months = counts["n_assigned_months"]
+        n_encounters = counts["n_encounters"]
+        assigned_encounters = counts["n_assigned_encounters"]
+        post_encounters = counts["n_post_encounters"]
+        n_cohorts = counts["n_cohorts"]
+        n_months = counts["n_officer_months"]
 
         support = partial(_support, department_id)
 
@@ -79,12 +60,12 @@ def analyses_supported(facts: WarehouseFacts) -> tuple[AnalysisSupport, ...]:
             "no officers assigned to a trial arm"
             if n_assigned == 0
             else "only one arm assigned"
-            if len(arms) < 2
+            if n_arms < 2
             else None
         )
         supports.append(support(RANDOMIZATION_BALANCE, trial_reason))
         # force and complaint effects: by arm (wait-list trial) or by cohort (staggered roll-out)
-        rollout_months = int(column(months, "cohort_period").notna().sum())
+        rollout_months = counts["n_rollout_months"]
         outcome_reason = (
             None
             if trial_reason is None or n_cohorts >= 2
@@ -97,23 +78,25 @@ def analyses_supported(facts: WarehouseFacts) -> tuple[AnalysisSupport, ...]:
                 trial_reason
                 or (
                     "no coded encounters"
-                    if encounters.empty
+                    if n_encounters == 0
                     else "no coded encounters of officers in a trial arm"
-                    if len(assigned_encounters) == 0
+                    if assigned_encounters == 0
                     else "no coded encounters in the post period"
                     if post_encounters == 0
                     else None
                 ),
             )
         )
-        force_delivered = _delivered(facts, department_id, "force_reports") or not force.empty
+        force_delivered = (
+            _delivered(facts, department_id, "force_reports") or counts["n_force_reports"] > 0
+        )
         supports.append(
             support(
                 FORCE_EFFECTS,
                 outcome_reason
                 or (
                     "no officer-months"
-                    if months.empty
+                    if n_months == 0
                     else "no officer-months of officers in a trial arm or roll-out cohort"
                     if outcome_months == 0
                     else "no force reports delivered"
@@ -122,8 +105,8 @@ def analyses_supported(facts: WarehouseFacts) -> tuple[AnalysisSupport, ...]:
                 ),
             )
         )
-        complaints_delivered = _delivered(facts, department_id, "complaints") or bool(
-            column(months, "complaints").fillna(0).sum() > 0
+        complaints_delivered = (
+            _delivered(facts, department_id, "complaints") or counts["n_complaints"] > 0
         )
         supports.append(
             support(
@@ -144,14 +127,14 @@ def analyses_supported(facts: WarehouseFacts) -> tuple[AnalysisSupport, ...]:
                 "fewer than two roll-out cohorts"
                 if n_cohorts < 2
                 else "no officer-months"
-                if months.empty
+                if n_months == 0
                 else None,
             )
         )
         supports.append(
             support(
                 SSO_RELIABILITY,
-                None if bool((double_coded > 0).any()) else "no double-coded videos",
+                None if counts["n_double_coded_items"] > 0 else "no double-coded videos",
             )
         )
     return tuple(supports)

@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from dataclasses import fields, replace
 from typing import Any
 
-import pandas as pd
-
 from middlestep.gate.checkpoint import run_checkpoint
 from middlestep.gate.facts import WarehouseFacts
 from middlestep.gate.frames import DERIVED_FRAMES
@@ -80,11 +78,11 @@ def run_expectations(
     checkpoint (none if every mart is carried: Great Expectations is not even imported)."""
     checks: list[CheckResult] = []
     runnable: dict[str, list[tuple[int, ExpectationSpec]]] = {}
-    frames: dict[str, pd.DataFrame] = {}
+    queries: dict[str, str] = {}  # target -> the query of its rows (gate/frames.py)
     ordered: list[ExpectationSpec] = []
     for mart, mart_specs in specs.items():
-        frame = facts.marts.get(mart)
-        if frame is None:
+        rows = facts.marts.get(mart)
+        if rows is None:
             checks.append(
                 CheckResult(
                     mart=mart,
@@ -111,14 +109,12 @@ def run_expectations(
             if in_months and spec.expectation in WHOLE_TABLE:
                 checks.append(_whole_table_check(spec, scope.n_rows))
                 continue
-            if spec.target not in frames:
-                frames[spec.target] = (
-                    DERIVED_FRAMES[spec.frame](frame) if spec.frame else frame
-                ).reset_index(drop=True)
+            if spec.target not in queries:
+                queries[spec.target] = DERIVED_FRAMES[spec.frame](rows) if spec.frame else rows
             runnable.setdefault(spec.target, []).append((len(ordered), spec))
             ordered.append(spec)
     if ordered:
-        results = run_checkpoint(runnable, frames)
+        results = run_checkpoint(runnable, queries, facts.warehouse)
         for index in range(len(ordered)):
             check = results[index]
             scope = facts.month_scopes.get(check.mart)

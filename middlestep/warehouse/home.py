@@ -24,6 +24,15 @@ def project_root() -> Path:
     chosen = os.environ.get(PROJECT_ENV)
     return Path(chosen).expanduser().resolve() if chosen else PROJECT_ROOT
 
+# DuckDB's memory cap for every connection (its syntax: "1GB", "512MB", "40%"): past it DuckDB
+# spills sorts, joins and aggregates to the temp directory beside the warehouse, so a step's
+# memory stays flat as the department grows (DuckDB's own default is 80% of the machine)
+MEMORY_LIMIT_ENV = "MIDDLESTEP_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "1GB"
+# SQLMesh's DuckDB connection (sqlmesh.yaml) reads the same two settings from these variables:
+# DuckDB refuses a second connection to a file with another configuration in one process
+TEMP_DIRECTORY_ENV = "MIDDLESTEP_DUCKDB_TEMP_DIRECTORY"
+
 
 @dataclass(frozen=True)
 class Home:
@@ -60,9 +69,19 @@ class Home:
         return self
 
 
+def duckdb_settings(path: Path | str) -> dict[str, str]:
+    """The configuration of every DuckDB connection to the warehouse file `path`: a memory cap
+    (``$MIDDLESTEP_DUCKDB_MEMORY_LIMIT``, default 1 GB) and spilling to ``tmp/`` beside it."""
+    path = Path(path).resolve()
+    return {
+        "memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT,
+        "temp_directory": str(path.parent / "tmp"),
+    }
+
+
 def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     path = Path(path)
     if read_only and not path.exists():
         raise FileNotFoundError(f"no warehouse at {path}: run `middlestep ingest` first")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+    return duckdb.connect(str(path), read_only=read_only, config=duckdb_settings(path))
