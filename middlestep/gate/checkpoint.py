@@ -5,6 +5,7 @@ seconds to import, and a night that changed no mart does not need it.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Mapping
 from decimal import Decimal
@@ -21,8 +22,10 @@ from middlestep.jsonable import jsonable
 def run_checkpoint(
     runnable: Mapping[str, list[tuple[int, ExpectationSpec]]],
     frames: Mapping[str, pd.DataFrame],
+    data_docs_dir: Path | None = None,
 ) -> dict[int, CheckResult]:
     """One checkpoint, one validation definition per target frame; results by spec index.
+    With `data_docs_dir`, Great Expectations' Data Docs of this run are written there.
 
     A pandas dataframe asset takes its frame from the checkpoint's batch parameters, which are
     shared by every validation definition of a checkpoint; so each frame is written to a
@@ -39,6 +42,7 @@ def run_checkpoint(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
         progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
         analytics_enabled=False,
+        data_docs_sites=data_docs_sites(data_docs_dir),
     )
     context = gx.get_context(project_config=config, mode="ephemeral")
     data_source = context.data_sources.add_pandas("middlestep_marts")
@@ -67,6 +71,8 @@ def run_checkpoint(
             )
         )
         checkpoint_result = checkpoint.run()
+        if data_docs_dir is not None:
+            build_data_docs(context, data_docs_dir)
 
     specs_by_index = {index: spec for specs in runnable.values() for index, spec in specs}
     for validation_result in checkpoint_result.run_results.values():
@@ -87,6 +93,34 @@ def run_checkpoint(
                 why=spec.why,
             )
     return results
+
+
+DATA_DOCS_SITE = "middlestep_gate"
+
+
+def data_docs_sites(directory: Path | None) -> dict[str, Any]:
+    """The one local Data Docs site of the gate (none without a directory)."""
+    if directory is None:
+        return {}
+    return {
+        DATA_DOCS_SITE: {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(directory),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    }
+
+
+def build_data_docs(context: Any, directory: Path) -> Path:
+    """Data Docs of this checkpoint run only: the stores are in memory, so an older run's pages
+    would sit in the index beside this one's without their expectations; they are removed."""
+    shutil.rmtree(directory, ignore_errors=True)
+    context.build_data_docs(site_names=[DATA_DOCS_SITE])
+    return Path(directory) / "index.html"
 
 
 def _build_expectation(spec: ExpectationSpec, index: int):

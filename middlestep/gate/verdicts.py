@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import fields, replace
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -75,9 +76,11 @@ def run_expectations(
     specs: Mapping[str, tuple[ExpectationSpec, ...]],
     facts: WarehouseFacts,
     carried: Mapping[str, list[CheckResult]],
+    data_docs_dir: Path | None = None,
 ) -> list[CheckResult]:
     """Run the expectations of the marts not `carried` through one Great Expectations
-    checkpoint (none if every mart is carried: Great Expectations is not even imported)."""
+    checkpoint (none if every mart is carried: Great Expectations is not even imported), its
+    Data Docs written to `data_docs_dir` if given."""
     checks: list[CheckResult] = []
     runnable: dict[str, list[tuple[int, ExpectationSpec]]] = {}
     frames: dict[str, pd.DataFrame] = {}
@@ -118,7 +121,7 @@ def run_expectations(
             runnable.setdefault(spec.target, []).append((len(ordered), spec))
             ordered.append(spec)
     if ordered:
-        results = run_checkpoint(runnable, frames)
+        results = run_checkpoint(runnable, frames, data_docs_dir)
         for index in range(len(ordered)):
             check = results[index]
             scope = facts.month_scopes.get(check.mart)
