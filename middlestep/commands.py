@@ -153,7 +153,12 @@ def check(home: Home, *, wait_s: float = 0.0, full: bool = False):
         identity = latest_build(home)
         if identity is None:
             raise PipelineError("nothing to check: run `middlestep build` first")
-        result = quality_gate.run_gate(home.warehouse, build_id=identity.build_id, full=full)
+        result = quality_gate.run_gate(
+            home.warehouse,
+            build_id=identity.build_id,
+            full=full,
+            data_docs_dir=home.data_docs_dir,
+        )
         quality_gate.record_gate(home.warehouse, result)
     log_run(home, "check", build_id=identity.build_id, passed=result.passed)
     return result

@@ -1,8 +1,9 @@
 """The quality gate: Great Expectations on the marts, plus the integrity of the input batches.
 
-The expectations live in ``middlestep/expectations/<mart>.yaml``, one list per mart. Each entry
-names a Great Expectations class (snake or Camel case), its ``kwargs`` and ``meta.why``, and may
-add:
+The expectations live in the project's ``expectations/<mart>.yaml`` (beside ``models/``), one
+list per mart; every mart of the warehouse is gated, and one without a file is a warning naming
+it. Each entry names a Great Expectations class (snake or Camel case), its ``kwargs`` and
+``meta.why``, and may add:
 
 * ``columns: [..]``: the same expectation once per column (the kwargs get ``column``);
 * ``severity: warning``: a failure is recorded but does not fail the gate;
@@ -18,7 +19,8 @@ validation definition per mart or derived frame), checks that every batch adds u
 rows, and says which analyses the data supports. A mart unchanged since the last passed gate
 keeps that gate's verdicts, and a changed monthly mart is validated in its changed months
 (``months.py``). ``record_gate`` stores the result in ``meta.gate_results``;
-``latest_gate`` reads it back.
+``latest_gate`` reads it back. Great Expectations' Data Docs of the run are written under the
+home (``<home>/gate/data_docs/index.html``) when the caller asks for them.
 
 Great Expectations is imported inside the functions that need it: it takes seconds to import,
 and a night that changed no mart does not need it.

@@ -114,6 +114,7 @@ def batch_checks(facts: WarehouseFacts, max_reject_share: float) -> list[CheckRe
                 observed=(
                     f"{row.rows_rejected} of {row.rows_read} rows of {row.table_name} "
                     f"rejected ({share:.1%})"
+                    + ("" if over else f", within the limit of {max_reject_share:.0%}")
                 ),
                 why=(
                     f"more than {max_reject_share:.0%} rejected means the mapping or the export "

@@ -9,6 +9,7 @@ expectation is a query inside DuckDB and a mart of millions of rows is never hel
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,10 @@ def run_checkpoint(
     runnable: Mapping[str, list[tuple[int, ExpectationSpec]]],
     queries: Mapping[str, str],
     warehouse: Path,
+    data_docs_dir: Path | None = None,
 ) -> dict[int, CheckResult]:
     """One checkpoint, one validation definition per target; results by spec index.
+    With `data_docs_dir`, Great Expectations' Data Docs of this run are written there.
 
     `queries` maps each target (a mart or a derived frame) to the query of its rows
     (gate/facts.py, gate/frames.py), run on `warehouse` through one read-only SQL data source.
@@ -40,6 +43,7 @@ def run_checkpoint(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
         progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
         analytics_enabled=False,
+        data_docs_sites=data_docs_sites(data_docs_dir),
     )
     context = gx.get_context(project_config=config, mode="ephemeral")
     connection_string, engine_kwargs = gx_sql_connection(warehouse)
@@ -69,6 +73,8 @@ def run_checkpoint(
             )
         )
         checkpoint_result = checkpoint.run()
+        if data_docs_dir is not None:
+            build_data_docs(context, data_docs_dir)
     finally:
         # close the pooled DuckDB connections now: the gate's record is written to the same
         # file next, and DuckDB refuses a writer while this process still has it open
@@ -94,6 +100,34 @@ def run_checkpoint(
                 why=spec.why,
             )
     return results
+
+
+DATA_DOCS_SITE = "middlestep_gate"
+
+
+def data_docs_sites(directory: Path | None) -> dict[str, Any]:
+    """The one local Data Docs site of the gate (none without a directory)."""
+    if directory is None:
+        return {}
+    return {
+        DATA_DOCS_SITE: {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(directory),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    }
+
+
+def build_data_docs(context: Any, directory: Path) -> Path:
+    """Data Docs of this checkpoint run only: the stores are in memory, so an older run's pages
+    would sit in the index beside this one's without their expectations; they are removed."""
+    shutil.rmtree(directory, ignore_errors=True)
+    context.build_data_docs(site_names=[DATA_DOCS_SITE])
+    return Path(directory) / "index.html"
 
 
 def _build_expectation(spec: ExpectationSpec, index: int):

@@ -45,6 +45,7 @@ class WarehouseFacts:
     mart_states: dict[str, MartState] = field(default_factory=dict)  # the marts present
     month_scopes: dict[str, MonthScope] = field(default_factory=dict)  # monthly marts read
     baseline: Baseline | None = None  # the last passed gate, unless the gate runs in full
+    mart_tables: tuple[str, ...] = ()  # every table or view of the marts schema
 
 
 def read_warehouse(
@@ -160,4 +161,5 @@ def read_warehouse(
         mart_states=states,
         month_scopes=scopes,
         baseline=baseline,
+        mart_tables=tuple(sorted(name for schema, name in existing if schema == "marts")),
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -53,14 +54,22 @@ class CheckResult:
         call = f"{self.expectation}({format_kwargs(self.kwargs)})"
         if self.skipped:
             return f"{where}: {call} skipped ({self.skipped})"
-        verdict = "passed" if self.success else "failed"
-        text = f"{where}: {call} {verdict}"
+        text = f"{where}: {call} {self.verdict}"
         observed = self.observed_text()
         if observed:
             text += f": {observed}"
         if self.why and not self.success:
             text += f" (why it matters: {self.why})"
         return text
+
+    @property
+    def verdict(self) -> str:
+        """How the check ended, in words that keep a warning from reading as a failure."""
+        if self.success:
+            return "passed"
+        if self.is_warning:
+            return "gave a warning (the gate does not fail on it)"
+        return "failed"
 
     def observed_text(self) -> str:
         if self.unexpected_count is not None:
@@ -140,6 +149,7 @@ class GateResult:
     max_reject_share: float = DEFAULT_MAX_REJECT_SHARE
     month_scopes: tuple[MonthScope, ...] = ()  # the months of the monthly marts validated
     mart_states: tuple[MartState, ...] = ()  # each mart's fingerprint; whether it was carried
+    data_docs: Path | None = None  # Great Expectations' Data Docs index of this gate, if written
 
     @property
     def n_carried(self) -> int:
@@ -191,13 +201,15 @@ class GateResult:
             f"quality gate {status} for build {self.build_id or '(unknown)'} "
             f"at {self.checked_at:%Y-%m-%d %H:%M:%S} UTC: "
             f"{self.n_expectations} checks{carried}, {self.n_failed} failed, "
-            f"{len(self.warning_checks)} warnings",
+            f"{len(self.warning_checks)} warnings (warnings do not fail the gate)",
         ]
         lines += [f"  {mart}: {text}" for mart, text in self.validated().items()]
         if self.n_failed:
             lines += ["failures:"] + [f"  {line}" for line in self.failures().splitlines()]
         if self.warning_checks:
             lines += ["warnings:"] + [f"  {line}" for line in self.warnings().splitlines()]
+        if self.data_docs is not None:
+            lines.append(f"Data Docs (Great Expectations): {self.data_docs}")
         if self.analyses:
             lines.append("analyses the data supports:")
             lines += [
@@ -233,6 +245,7 @@ class GateResult:
                 "n_failed": self.n_failed,
                 "n_warnings": len(self.warning_checks),
                 "max_reject_share": self.max_reject_share,
+                "data_docs": str(self.data_docs) if self.data_docs is not None else None,
                 "failures": [check.describe() for check in self.failed_checks],
                 "warnings": [check.describe() for check in self.warning_checks],
                 "analyses": [support.to_dict() for support in self.analyses],

@@ -1,4 +1,5 @@
-"""The expectation specs: ``middlestep/expectations/<mart>.yaml``, one list per mart, read into
+"""The expectation specs: ``expectations/<mart>.yaml`` of the project (beside ``models/``, where
+an analyst adds a mart's model and its expectations together), one list per mart, read into
 :class:`ExpectationSpec` (see the package docstring for the keys an entry may carry).
 """
 
@@ -13,8 +14,11 @@ import yaml
 
 from middlestep.codebook import expand_columns
 from middlestep.gate.frames import CONDITIONS, DERIVED_FRAMES
+from middlestep.warehouse import PROJECT_ROOT
 
-EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
+# Found the way SQLMesh's models are (middlestep.build runs SQLMesh on PROJECT_ROOT): the
+# project directory of the installed package (`pip install -e .`, as the Makefile does).
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 
 # The marts the gate validates, in the order they are reported.
 MARTS: tuple[str, ...] = (
@@ -80,6 +84,11 @@ def load_expectations(
     directory: Path = EXPECTATIONS_DIR,
 ) -> dict[str, tuple[ExpectationSpec, ...]]:
     """Read every ``<mart>.yaml`` of ``directory``: mart -> its expectation specs."""
+    if not Path(directory).is_dir():
+        raise FileNotFoundError(
+            f"no expectations directory at {directory}: the gate reads expectations/<mart>.yaml "
+            "beside the project's models/"
+        )
     specs: dict[str, tuple[ExpectationSpec, ...]] = {}
     for path in sorted(directory.glob("*.yaml")):
         entries = yaml.safe_load(path.read_text()) or []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import fields, replace
+from pathlib import Path
 from typing import Any
 
 from middlestep.gate.checkpoint import run_checkpoint
@@ -73,9 +74,11 @@ def run_expectations(
     specs: Mapping[str, tuple[ExpectationSpec, ...]],
     facts: WarehouseFacts,
     carried: Mapping[str, list[CheckResult]],
+    data_docs_dir: Path | None = None,
 ) -> list[CheckResult]:
     """Run the expectations of the marts not `carried` through one Great Expectations
-    checkpoint (none if every mart is carried: Great Expectations is not even imported)."""
+    checkpoint (none if every mart is carried: Great Expectations is not even imported), its
+    Data Docs written to `data_docs_dir` if given."""
     checks: list[CheckResult] = []
     runnable: dict[str, list[tuple[int, ExpectationSpec]]] = {}
     queries: dict[str, str] = {}  # target -> the query of its rows (gate/frames.py)
@@ -114,7 +117,7 @@ def run_expectations(
             runnable.setdefault(spec.target, []).append((len(ordered), spec))
             ordered.append(spec)
     if ordered:
-        results = run_checkpoint(runnable, queries, facts.warehouse)
+        results = run_checkpoint(runnable, queries, facts.warehouse, data_docs_dir)
         for index in range(len(ordered)):
             check = results[index]
             scope = facts.month_scopes.get(check.mart)

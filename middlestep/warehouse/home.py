@@ -52,6 +52,11 @@ class Home:
         return self.root / "report"
 
     @property
+    def data_docs_dir(self) -> Path:
+        """Great Expectations' Data Docs of the latest gate that ran expectations."""
+        return self.root / "gate" / "data_docs"
+
+    @property
     def lock_file(self) -> Path:
         return self.root / "writer.lock"
 
