@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from middlestep.report.context import ReportContext
+from middlestep.report.design_inference import design_inference_sections
 from middlestep.report.numbers import effects_frame, num
 from middlestep.report.sections import Section
 
@@ -49,6 +50,9 @@ def design_sections(context: ReportContext) -> list[Section]:
                 tables=(("", frame),),
             )
         )
+    sections += design_inference_sections(
+        context.primary_effects, context.robustness_effects, context.block_cluster_tests
+    )
     if context.complier_effects:
         sections.append(
             Section(
