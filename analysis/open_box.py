@@ -279,4 +279,34 @@ def _open_box(
             lambda: heterogeneity_table(frame, subgroup_items, call_type_groups=call_type_groups),
         )
         box.heterogeneity = results or []
+        # the officers' baseline moderators (the plan's, all fixed before assignment)
+        with_officers = _attempt(
+            box,
+            "officer baseline moderators",
+            lambda: with_officer_moderators(frame, officers, months, marts.study_dates),
+        )
+        if with_officers is not None:
+            frame, moderators = with_officers
+            results = _attempt(
+                box,
+                "heterogeneity by officer baseline",
+                lambda: heterogeneity_table(frame, subgroup_items, subgroups=moderators),
+            )
+            box.heterogeneity += results or []
     return box
+
+
+def with_officer_moderators(
+    encounters: pd.DataFrame, officers: pd.DataFrame, months: pd.DataFrame, dates: Any
+) -> tuple[pd.DataFrame, list[str]]:
+    """The encounters with their officer's baseline moderator levels
+    (`analysis.officer_moderators`), and the moderators that have at least two levels."""
+    from analysis.officer_moderators import officer_moderator_levels
+
+    levels = officer_moderator_levels(officers, months, trial_start=dates.trial_start_on)
+    moderators = [name for name in levels.columns[1:] if levels[name].nunique() >= 2]
+    frame = encounters.drop(columns=[c for c in moderators if c in encounters.columns])
+    frame = frame.assign(officer_id=frame["officer_id"].astype(str)).merge(
+        levels[["officer_id", *moderators]], on="officer_id", how="left"
+    )
+    return frame, moderators

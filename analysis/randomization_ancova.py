@@ -24,6 +24,7 @@ so the test keeps the ANCOVA's precision and stays exact.
 from __future__ import annotations
 
 import warnings
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -87,11 +88,14 @@ def force_ancova_permutation_test(
     block: str = "block_id",
     month: str = "month_start",
     active: str | None = "is_active",
+    trial_start: date | None = None,
+    control_start: date | None = None,
     pre_months: int = 12,
     n_permutations: int = DEFAULT_PERMUTATIONS,
     seed: int = 0,
 ) -> FisherTest:
-    """Fisher test of the sharp null for the force (complaints) Poisson ANCOVA."""
+    """Fisher test of the sharp null for the force (complaints) Poisson ANCOVA (the window as
+    `analysis.force_ancova.force_ancova_effect`'s)."""
     post, _, _, _ = post_period_panel(
         officer_months,
         outcome,
@@ -101,6 +105,8 @@ def force_ancova_permutation_test(
         arm=arm,
         month=month,
         active=active,
+        trial_start=trial_start,
+        control_start=control_start,
         pre_months=pre_months,
     )
     assigned = officers if officers is not None else officer_months

@@ -226,6 +226,7 @@ def report(
         balance_test=analysis.balance_test,
         consort=analysis.consort,
         cell_means=analysis.cell_means,
+        block_cluster_tests=tuple(analysis.block_cluster_tests),
     )
     with memo_directory(home.analysis_cache):  # the plots, redrawn only when they change
         paths = write_report(home.report_dir, context)

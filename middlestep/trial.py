@@ -45,6 +45,8 @@ class Analysis:
     balance_test: Any = None  # analysis.balance_randomization.RandomizationBalanceTest
     consort: Any = None  # DataFrame: step x arm
     cell_means: Any = None  # DataFrame: outcome x arm x period
+    # the block-clustered wild cluster bootstrap robustness row of each primary estimate
+    block_cluster_tests: list = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
 
@@ -68,6 +70,7 @@ class Analysis:
                 "robustness_effects": [effect.to_dict() for effect in self.robustness_effects],
                 "complier_effects": [effect.to_dict() for effect in self.complier_effects],
                 "balance_test": self.balance_test.to_dict() if self.balance_test else None,
+                "block_cluster_tests": [test.to_dict() for test in self.block_cluster_tests],
                 "notes": self.notes,
             }
         )
@@ -222,6 +225,7 @@ def _design_estimates(analysis: Analysis, marts: Any, settings: Any) -> None:
     from analysis.complier_rate import complier_rate_ratio
     from analysis.consort import cell_means, consort_flow
     from analysis.force_ancova import force_ancova_effect
+    from analysis.primary_inference import block_cluster_tests, with_primary_fisher_tests
 
     dates = marts.study_dates
     window = {"trial_start": dates.trial_start_on, "control_start": dates.control_start_on}
@@ -238,6 +242,25 @@ def _design_estimates(analysis: Analysis, marts: Any, settings: Any) -> None:
                 marts.officer_months, outcome=outcome, exposure="calls_attended", **window
             )
             for outcome in ("force_reports", "complaints")
+        ),
+        # after the estimates above: each gets the Fisher test of its own statistic
+        "Fisher tests of the primary estimates": lambda: _replace_all(
+            analysis,
+            with_primary_fisher_tests,
+            marts,
+            n_permutations=settings.n_permutations,
+            seed=settings.seed,
+            **window,
+        ),
+        "block-clustered wild bootstrap": lambda: analysis.block_cluster_tests.extend(
+            block_cluster_tests(
+                analysis.primary_effects,
+                marts.encounters,
+                marts.officer_months,
+                dict(SSO_ITEMS),
+                seed=settings.seed,
+                **window,
+            )
         ),
         "complier force and complaint effects": lambda: analysis.complier_effects.extend(
             complier_rate_ratio(marts.officer_months, outcome=outcome, seed=settings.seed)
@@ -271,6 +294,20 @@ def _design_estimates(analysis: Analysis, marts: Any, settings: Any) -> None:
             step()
         except Exception as error:  # noqa: BLE001 - one estimate's failure is said, not fatal
             analysis.notes.append(f"{name} not computed: {error}")
+
+
+def _replace_all(analysis: Analysis, with_tests: Any, marts: Any, **options: Any) -> None:
+    """The primary and robustness estimates, each with its Fisher test (`with_tests`)."""
+    for name in ("primary_effects", "robustness_effects"):
+        tested = with_tests(
+            getattr(analysis, name),
+            marts.encounters,
+            marts.officer_months,
+            marts.officers,
+            dict(SSO_ITEMS),
+            **options,
+        )
+        setattr(analysis, name, tested)
 
 
 def _trial_not_yet_estimable(marts) -> str | None:

@@ -94,3 +94,45 @@ def test_empty_cell_is_nan_not_an_error():
     cells = cell_means(encounters[~encounters["is_post"]], "empathy")
     after = cells[cells["period"] == "after"]
     assert after["n_clips"].tolist() == [0, 0] and np.isnan(after["mean"]).all()
+
+
+def _flow() -> pd.DataFrame:
+    return consort_flow(
+        _officers(),
+        _officer_months(),
+        _encounters(),
+        trial_start=TRIAL_START,
+        control_start=CONTROL_START,
+    )
+
+
+def test_flow_figure_draws_every_count_of_the_table_in_its_arms_column():
+    from middlestep.report.plots import CONSORT_ARMS, consort_figure
+
+    flow = _flow()
+    figure = consort_figure(flow)
+    drawn = [text.get_text() for text in figure.axes[0].texts if text.get_text()]  # no arrows
+    assert drawn[0] == f"Officers randomized within blocks: {flow['total'].iloc[0]}"
+    boxes = drawn[1:]
+    per_arm = len(boxes) // 2
+    for column, (arm, title) in enumerate(CONSORT_ARMS):
+        column_text = "\n".join(boxes[column * per_arm : (column + 1) * per_arm])
+        assert column_text.startswith(title)
+        numbers = [
+            int(line.rsplit(": ", 1)[1]) for line in column_text.splitlines() if ": " in line
+        ]
+        # every step of the table, in the table's order, with the table's count for this arm
+        assert numbers == flow[arm].tolist()
+
+
+def test_report_writes_the_flow_figure_beside_the_table(tmp_path):
+    from middlestep.report import ReportContext, write_report
+    from middlestep.report.design import CONSORT_FILE
+
+    flow = _flow()
+    paths = write_report(tmp_path, ReportContext("synthetic", "flow", consort=flow))
+    figure = tmp_path / CONSORT_FILE
+    assert figure.read_bytes().startswith(b"\x89PNG")
+    markdown = paths.markdown.read_text()
+    assert CONSORT_FILE in markdown
+    assert "with coded clips both before and after" in markdown  # the table is still there

@@ -195,3 +195,39 @@ def test_report_leads_with_the_plans_primary_estimates_and_the_design(demo):
         assert "-adjusted p" in line
     html = paths.html.read_text()
     assert "Primary estimates (pre-specified" in html and "Flow of officers and clips" in html
+
+
+def test_primary_estimates_carry_fisher_tests_and_block_clustered_rows(demo):
+    _, paths = demo
+    results = json.loads(paths.json.read_text())
+    for effect in [*results["primary_effects"], *results["robustness_effects"]]:
+        assert 0 < effect["fisher_p_value"] <= 1, effect["outcome"]
+        assert effect["n_permutations"] == 500
+        assert effect["n_permutations_undefined"] >= 0
+        assert any("counted as extreme" in note for note in effect["notes"])
+    blocks = {test["outcome"]: test for test in results["block_cluster_tests"]}
+    assert set(blocks) == {effect["outcome"] for effect in results["primary_effects"]}
+    assert all(test["n_clusters"] == 12 and 0 < test["p_value"] <= 1 for test in blocks.values())
+    markdown = paths.markdown.read_text()
+    assert "## Randomization and block-clustered checks of the primary estimates" in markdown
+    undefined = sum(
+        e["n_permutations_undefined"]
+        for e in [*results["primary_effects"], *results["robustness_effects"]]
+    )
+    assert f"{undefined:,} such re-draws over" in markdown
+
+
+def test_flow_figure_is_written_beside_the_flow_table(demo):
+    _, paths = demo
+    figure = paths.out_dir / "consort_flow.png"
+    assert figure.read_bytes().startswith(b"\x89PNG")
+    assert "](consort_flow.png)" in paths.markdown.read_text()
+
+
+def test_subgroups_include_officer_baseline_moderators_and_nothing_post_treatment(demo):
+    _, paths = demo
+    results = json.loads(paths.json.read_text())
+    subgroups = {result["subgroup"] for result in results["open_box"]["heterogeneity"]}
+    moderators = set(results["plan"]["moderators"])
+    assert {"call_type_group", "tenure_years_at_assignment", "pre_period_force_rate"} <= subgroups
+    assert subgroups <= moderators  # only the plan's (pre-treatment) moderators

@@ -38,8 +38,9 @@ OFFICER_MONTH_OUTCOMES = (
 )
 MULTIPLICITY_METHODS = ("holm", "fdr_bh", "none")
 ROLES = ("confirmatory", "secondary", "exploratory")
-# Fixed before assignment: officer baseline characteristics and the dispatched call type. SSO items
-# are coded in the encounter that training aims to change, so none of them may moderate.
+# Fixed before assignment: officer baseline characteristics, the officer's pre-trial record and the
+# dispatched call type. SSO items are coded in the encounter that training aims to change, so none
+# of them may moderate.
 PRE_TREATMENT_MODERATORS = (
     "call_type_group",
     "sex",
@@ -49,6 +50,8 @@ PRE_TREATMENT_MODERATORS = (
     "age_at_assignment",
     "unit_at_assignment",
     "unit_type_at_assignment",
+    # force reports per active month before the trial began (analysis/officer_moderators.py)
+    "pre_period_force_rate",
 )
 BELOW_THRESHOLD_RULES = ("flag_and_sensitivity",)
 _DEPARTMENT_NAME = re.compile(r"^[a-z0-9_]+$")

@@ -58,6 +58,8 @@ class ReportContext:
     balance_test: Any = None  # analysis.balance_randomization.RandomizationBalanceTest
     consort: pd.DataFrame | None = None
     cell_means: pd.DataFrame | None = None
+    # the primary estimates' block-clustered wild bootstrap rows (analysis.wild_bootstrap)
+    block_cluster_tests: Sequence[Any] = ()
 
     @property
     def gate_passed(self) -> bool:

@@ -10,8 +10,12 @@ from typing import Any
 import pandas as pd
 
 from middlestep.report.context import ReportContext
+from middlestep.report.design_inference import design_inference_sections
 from middlestep.report.numbers import effects_frame, num
-from middlestep.report.sections import Section
+from middlestep.report.plots import consort_flow_png
+from middlestep.report.sections import Plot, Section
+
+CONSORT_FILE = "consort_flow.png"
 
 PRIMARY_METHOD = (
     "Effects of assignment to training (intent-to-treat), estimated as the analysis plan "
@@ -49,6 +53,9 @@ def design_sections(context: ReportContext) -> list[Section]:
                 tables=(("", frame),),
             )
         )
+    sections += design_inference_sections(
+        context.primary_effects, context.robustness_effects, context.block_cluster_tests
+    )
     if context.complier_effects:
         sections.append(
             Section(
@@ -64,6 +71,7 @@ def design_sections(context: ReportContext) -> list[Section]:
             )
         )
     if context.consort is not None:
+        png = consort_flow_png(context.consort)
         sections.append(
             Section(
                 "Flow of officers and clips",
@@ -72,6 +80,9 @@ def design_sections(context: ReportContext) -> list[Section]:
                     "flow): who the estimates speak of.",
                 ),
                 tables=(("", context.consort),),
+                plots=(Plot(CONSORT_FILE, png, "Flow of officers and clips by arm"),)
+                if png
+                else (),
             )
         )
     means = _primary_cell_means(context.cell_means, context.plan)

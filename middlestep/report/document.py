@@ -128,5 +128,6 @@ def results_document(
             ),
             "consort": records(context.consort),
             "cell_means": records(context.cell_means),
+            "block_cluster_tests": [test.to_dict() for test in context.block_cluster_tests],
         }
     )

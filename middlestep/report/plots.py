@@ -294,3 +294,109 @@ def _png(figure, *, dpi: int) -> bytes:
     figure.savefig(buffer, format="png", dpi=dpi)
     plt.close(figure)
     return buffer.getvalue()
+
+
+# The CONSORT-style flow: per arm, the steps of `analysis.consort.consort_flow` as boxes.
+_CONSORT_BOXES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("Randomized", (("randomized", "officers"),)),
+    (
+        "Trained",
+        (("completed training before the wait-list's training", "completed training"),),
+    ),
+    ("Separated", (("separated before the comparison window ended", "left the department"),)),
+    (
+        "Officers with coded clips",
+        (
+            ("with coded clips before training", "before training"),
+            ("with coded clips after training", "after training"),
+            ("with coded clips both before and after", "both"),
+            ("with no coded clip", "none"),
+        ),
+    ),
+    (
+        "Force analysis",
+        (("in the force analysis (active in the comparison window)", "officers"),),
+    ),
+    (
+        "Coded clips",
+        (
+            ("coded clips before training", "before training"),
+            ("coded clips after training", "after training"),
+        ),
+    ),
+)
+CONSORT_ARMS = (("treatment", "Immediate training"), ("control", "Wait-list control"))
+
+
+def consort_box_texts(flow: pd.DataFrame) -> dict[str, list[str]]:
+    """Per arm, the text of each box of the flow figure, from the flow table (step x arm)."""
+    counts = flow.set_index("step")
+    texts: dict[str, list[str]] = {}
+    for arm, _ in CONSORT_ARMS:
+        boxes = []
+        for heading, steps in _CONSORT_BOXES:
+            lines = [
+                f"{label}: {int(counts.loc[step, arm]):,}"
+                for step, label in steps
+                if step in counts.index
+            ]
+            if lines:
+                boxes.append("\n".join([heading, *lines]))
+        texts[arm] = boxes
+    return texts
+
+
+def consort_figure(flow: pd.DataFrame):
+    """The flow as a figure (a matplotlib Figure): the randomized total on top, then one column
+    of boxes per arm joined by arrows. Every number is the flow table's."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    texts = consort_box_texts(flow)
+    n_rows = max(len(boxes) for boxes in texts.values()) + 1
+    figure, axis = plt.subplots(figsize=(8.0, 1.15 * n_rows + 0.4))
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, n_rows)
+    axis.axis("off")
+    style = {"boxstyle": "round,pad=0.4", "facecolor": "#f4f6f8", "edgecolor": "#555555"}
+    total = int(flow.set_index("step").loc["randomized", "total"])
+    top = n_rows - 0.5
+    axis.text(
+        0.5,
+        top,
+        f"Officers randomized within blocks: {total:,}",
+        ha="center",
+        va="center",
+        fontsize=9,
+        bbox=style,
+    )
+    for column, (arm, title) in enumerate(CONSORT_ARMS):
+        x = 0.27 + 0.46 * column
+        axis.annotate(
+            "",
+            xy=(x, top - 0.6),
+            xytext=(0.5, top - 0.2),
+            arrowprops={"arrowstyle": "->", "color": "#555555"},
+        )
+        for row, text in enumerate(texts[arm]):
+            y = top - 1.0 - row
+            label = f"{title}\n{text}" if row == 0 else text
+            axis.text(x, y, label, ha="center", va="center", fontsize=7.5, bbox=style)
+            if row:
+                axis.annotate(
+                    "",
+                    xy=(x, y + 0.38),
+                    xytext=(x, y + 0.62),
+                    arrowprops={"arrowstyle": "->", "color": "#555555"},
+                )
+    return figure
+
+
+@memoized  # drawn every report; its flow table rarely changes
+def consort_flow_png(flow: pd.DataFrame) -> bytes | None:
+    """The flow figure as PNG bytes, or None when the flow has no randomized officers."""
+    if flow is None or not len(flow) or "randomized" not in set(flow["step"]):
+        return None
+    return _png(consort_figure(flow), dpi=130)
