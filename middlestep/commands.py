@@ -162,7 +162,11 @@ def report(
     )
     context = ReportContext(
         department_id=analysis.department_id,
-        title=f"Training evaluation: {analysis.department_id}",
+        title=(
+            f"Use of force and trial planning: {analysis.department_id}"
+            if analysis.department is not None
+            else f"Training evaluation: {analysis.department_id}"
+        ),
         effects=analysis.effects,
         balance=analysis.balance,
         gate=snapshot.gate or {"passed": False, "failures": ["the gate never ran for this build"]},
@@ -184,6 +188,8 @@ def report(
         balance_test=analysis.balance_test,
         consort=analysis.consort,
         cell_means=analysis.cell_means,
+        not_estimated=tuple(analysis.not_estimated),
+        department=analysis.department,
     )
     with memo_directory(home.analysis_cache):  # the plots, redrawn only when they change
         paths = write_report(home.report_dir, context)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from middlestep import rollout
+from middlestep import descriptive, rollout
 from middlestep.contract import SSO_ITEMS
 from middlestep.errors import PipelineError
 from middlestep.jsonable import jsonable
@@ -45,6 +45,10 @@ class Analysis:
     balance_test: Any = None  # analysis.balance_randomization.RandomizationBalanceTest
     consort: Any = None  # DataFrame: step x arm
     cell_means: Any = None  # DataFrame: outcome x arm x period
+    # what the data cannot support yet, item by item: {"analysis": ..., "reason": ...}
+    not_estimated: list[dict[str, str]] = field(default_factory=list)
+    # a department without a trial: its force figures and trial planning (middlestep/descriptive)
+    department: Any = None
 
     def to_dict(self) -> dict[str, Any]:
 
@@ -68,6 +72,8 @@ class Analysis:
                 "robustness_effects": [effect.to_dict() for effect in self.robustness_effects],
                 "complier_effects": [effect.to_dict() for effect in self.complier_effects],
                 "balance_test": self.balance_test.to_dict() if self.balance_test else None,
+                "not_estimated": self.not_estimated,
+                "department_figures": self.department.to_dict() if self.department else None,
                 "notes": self.notes,
             }
         )
@@ -95,6 +101,9 @@ class Analysis:
                 "left out as unreliable (Krippendorff's alpha below the threshold): "
                 + ", ".join(self.excluded_items)
             )
+        blocks += [
+            f"not estimated: {row['analysis']}: {row['reason']}" for row in self.not_estimated
+        ]
         return "\n".join(banner + blocks + [f"note: {note}" for note in self.notes])
 
 
@@ -150,11 +159,27 @@ def _analyze(
         analysis.notes += analysis.rollout.notes
         return analysis
     marts = load_marts(home.warehouse, department_id)
-    analysis.balance = balance_table(marts.officers, marts.officer_months)
+    no_trial = descriptive.why_no_trial(marts)
+    if no_trial:  # force figures and trial planning from the department's own data
+        analysis.not_estimated += descriptive.trial_not_estimated(gate, department_id, no_trial)
+        analysis.department = descriptive.department_figures(
+            home, marts, simulations=settings.power_simulations, seed=settings.seed
+        )
+        analysis.not_estimated += analysis.department.not_estimated
+        analysis.notes.append(
+            "no trial in the data: the department's force figures and trial planning only"
+        )
+        return analysis
+    analysis.balance = _attempt(
+        analysis, "balance table", lambda: balance_table(marts.officers, marts.officer_months)
+    )
     waiting = _trial_not_yet_estimable(marts)
     if waiting:
         # early in a trial (a nightly run before post-training data): balance only, said so
         analysis.notes.append(waiting)
+        analysis.not_estimated += [
+            {"analysis": name, "reason": waiting} for name in descriptive.TRIAL_ANALYSES[1:]
+        ]
         return analysis
     analysis.reliability = marts.sso_reliability
     items = _confirmatory_items(SSO_ITEMS)
@@ -187,11 +212,27 @@ def _analyze(
                 f"below {reliability_threshold}): {', '.join(unreliable)}; "
                 "pass --include-unreliable to keep them"
             )
-        analysis.effects += itt_effects(marts.encounters, items)
+        for item, kind in items.items():  # codings lag calls: an item may have no post cell yet
+            effect = _attempt(
+                analysis,
+                f"communication effect: {item}",
+                lambda item=item, kind=kind: itt_effects(marts.encounters, {item: kind})[0],
+            )
+            if effect is not None:
+                analysis.effects.append(effect)
     else:
         analysis.notes.append("no SSO-coded encounters: communication effects not estimated")
+        analysis.not_estimated.append(
+            {"analysis": "communication effects", "reason": "no SSO-coded encounters"}
+        )
     for outcome in ("force_reports", "complaints"):
-        analysis.effects.append(force_effect(marts.officer_months, outcome=outcome))
+        effect = _attempt(
+            analysis,
+            f"{outcome} effect",
+            lambda outcome=outcome: force_effect(marts.officer_months, outcome=outcome),
+        )
+        if effect is not None:
+            analysis.effects.append(effect)
     analysis.effects = add_fisher_p_values(analysis.effects, marts, items, settings)
     _design_estimates(analysis, marts, settings)
     communication = [effect for effect in analysis.effects if effect.outcome in items]
@@ -226,9 +267,13 @@ def _design_estimates(analysis: Analysis, marts: Any, settings: Any) -> None:
     dates = marts.study_dates
     window = {"trial_start": dates.trial_start_on, "control_start": dates.control_start_on}
     steps = {
-        "primary SSO estimates": lambda: analysis.primary_effects.extend(
-            ancova_itt_effects(marts.encounters, dict(SSO_ITEMS)) if len(marts.encounters) else []
-        ),
+        # item by item: codings lag calls, so an item may have no post-period clip yet
+        **{
+            f"primary SSO estimate: {item}": lambda item=item, kind=kind: (
+                analysis.primary_effects.extend(ancova_itt_effects(marts.encounters, {item: kind}))
+            )
+            for item, kind in (SSO_ITEMS if len(marts.encounters) else {}).items()
+        },
         "primary force and complaint estimates": lambda: analysis.primary_effects.extend(
             force_ancova_effect(marts.officer_months, outcome=outcome, **window)
             for outcome in ("force_reports", "complaints")
@@ -271,6 +316,17 @@ def _design_estimates(analysis: Analysis, marts: Any, settings: Any) -> None:
             step()
         except Exception as error:  # noqa: BLE001 - one estimate's failure is said, not fatal
             analysis.notes.append(f"{name} not computed: {error}")
+            analysis.not_estimated.append({"analysis": name, "reason": str(error)})
+
+
+def _attempt(analysis: Analysis, name: str, step):
+    """`step()`, or None with the reason in `not_estimated` when the data cannot support it."""
+    try:
+        return step()
+    except descriptive.DATA_FAULTS as error:
+        analysis.notes.append(f"{name} not estimated: {error}")
+        analysis.not_estimated.append({"analysis": name, "reason": str(error)})
+        return None
 
 
 def _trial_not_yet_estimable(marts) -> str | None:
@@ -335,6 +391,10 @@ def power(
             )
         department_id = department or only_department(home)
         marts = load_marts(home.warehouse, department_id)
+        if descriptive.why_no_trial(marts):  # plan a wait-list trial on its own data
+            return _planned_power(
+                marts, rate_ratio, n_officers, n_months, n_simulations, seed, dispersion
+            )
         try:
             baseline = force_baseline(marts.officer_months)
         except ValueError as error:
@@ -353,3 +413,25 @@ def power(
     )
     table = sample_size_table(baseline, n_officers=result.n_officers, n_months=result.n_months)
     return result, table
+
+
+def _planned_power(marts, rate_ratio, n_officers, n_months, n_simulations, seed, dispersion):
+    """`power` of a department without a trial: a wait-list trial planned on its last year."""
+    import dataclasses
+
+    from analysis.planning import planning_baseline, waitlist_power_result
+
+    try:
+        baseline = planning_baseline(marts.officer_months, marts.officers)
+        if dispersion is not None:
+            baseline = dataclasses.replace(baseline, dispersion=dispersion)
+        return waitlist_power_result(
+            baseline,
+            rate_ratio=rate_ratio,
+            n_officers=n_officers,
+            n_months=n_months,
+            n_simulations=n_simulations,
+            seed=seed,
+        )
+    except ValueError as error:
+        raise PipelineError(f"no force baseline for {marts.department_id}: {error}") from error

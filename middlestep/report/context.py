@@ -58,6 +58,10 @@ class ReportContext:
     balance_test: Any = None  # analysis.balance_randomization.RandomizationBalanceTest
     consort: pd.DataFrame | None = None
     cell_means: pd.DataFrame | None = None
+    # analyses the data cannot support (yet), each {"analysis": ..., "reason": ...}
+    not_estimated: Sequence[Mapping[str, str]] = ()
+    # a department without a trial: middlestep.descriptive.DepartmentFigures
+    department: Any = None
 
     @property
     def gate_passed(self) -> bool:
