@@ -136,8 +136,10 @@ def analyze(
 
 
 def power(home: Home | None, department: str | None = None, **options: Any):
-    """(PowerResult, sample-size table) of a department's force outcome (middlestep/trial.py)."""
-    return trial.power(home, department, **options)
+    """(PowerResult, sample-size table) of a department's force outcome."""
+    from middlestep.trial_power import power as force_power
+
+    return force_power(home, department, **options)
 
 
 def report(
