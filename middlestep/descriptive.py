@@ -62,6 +62,28 @@ class DepartmentFigures:
             }
         )
 
+    def text(self) -> str:
+        """What `middlestep analyze` prints: the overall rate and the trial planning."""
+        blocks = []
+        monthly = self.monthly
+        if monthly is not None and not monthly.empty:
+            rate = 1000.0 * monthly["reports"].sum() / monthly["officers"].sum()
+            blocks.append(
+                f"force: {int(monthly['reports'].sum())} reports in "
+                f"{int(monthly['officers'].sum())} officer-months served over {len(monthly)} "
+                f"months ({rate:.1f} per 1,000 officer-months)"
+            )
+        if self.concentration is not None:
+            blocks.append(self.concentration.table.to_string(index=False))
+        if self.planning is not None:
+            blocks.append(
+                f"trial planning (rate ratio {self.planning.rate_ratio:.2f}, "
+                f"{self.planning.target_power:.0%} power):"
+            )
+            blocks.append(self.planning.designs.to_string(index=False))
+            blocks += [f"note: {note}" for note in self.planning.notes]
+        return "\n".join(blocks)
+
 
 def why_no_trial(marts) -> str | None:
     """Why the marts hold no trial to analyse (None: they hold one)."""

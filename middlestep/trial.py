@@ -100,6 +100,8 @@ class Analysis:
                 "left out as unreliable (Krippendorff's alpha below the threshold): "
                 + ", ".join(self.excluded_items)
             )
+        if self.department is not None:
+            blocks.append(self.department.text())
         blocks += [
             f"not estimated: {row['analysis']}: {row['reason']}" for row in self.not_estimated
         ]
