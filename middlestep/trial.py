@@ -11,6 +11,7 @@ from typing import Any
 
 from middlestep import descriptive, rollout
 from middlestep.contract import SSO_ITEMS
+from middlestep.errors import PipelineError
 from middlestep.jsonable import jsonable
 from middlestep.snapshot import BuildSnapshot
 from middlestep.warehouse import Home
@@ -159,7 +160,10 @@ def _analyze(
         analysis.effects = analysis.rollout.headline_effects()
         analysis.notes += analysis.rollout.notes
         return analysis
-    marts = load_marts(home.warehouse, department_id)
+    try:
+        marts = load_marts(home.warehouse, department_id)
+    except LookupError as error:  # no marts yet, or a department with no officers in them
+        raise PipelineError(str(error)) from error
     no_trial = descriptive.why_no_trial(marts)
     if no_trial:  # force figures and trial planning from the department's own data
         analysis.not_estimated += descriptive.trial_not_estimated(gate, department_id, no_trial)

@@ -49,7 +49,10 @@ def power(
                 "`middlestep check` (or pass --allow-ungated)"
             )
         department_id = department or only_department(home)
-        marts = load_marts(home.warehouse, department_id)
+        try:
+            marts = load_marts(home.warehouse, department_id)
+        except LookupError as error:
+            raise PipelineError(str(error)) from error
         if descriptive.why_no_trial(marts):  # plan a wait-list trial on its own data
             return _planned_power(
                 marts, rate_ratio, n_officers, n_months, n_simulations, seed, dispersion

@@ -154,3 +154,14 @@ def test_interpolations_on_power_curves():
     sizes = pd.DataFrame({"n_officers": [100, 200, 400], "power": [0.3, 0.6, 0.9]})
     assert 200 < officers_needed(sizes) < 400
     assert math.isnan(officers_needed(sizes.assign(power=0.5)))
+
+
+def test_a_department_without_force_reports_has_no_trial_to_plan():
+    from analysis.planning import plan_trials
+
+    baseline = planning_baseline(officer_months(np.zeros((20, 12), dtype=int)))
+    assert baseline.rate_per_officer_month == 0 and baseline.n_reports == 0
+    with pytest.raises(ValueError, match="no force reports"):
+        plan_trials(baseline)
+    with pytest.raises(ValueError, match="no force reports"):
+        waitlist_power_result(baseline)
