@@ -199,7 +199,7 @@ def force_baseline(
         rate_per_call=events / calls if calls > 0 else math.nan,
         calls_per_officer_month=calls_per_month,
         calls_officer_shape=1.0 / cv2 if cv2 > 0 else math.inf,
-        dispersion=_nb2_dispersion(per_officer["events"], per_officer["calls"]),
+        dispersion=nb2_dispersion(per_officer["events"], per_officer["calls"]),
         n_officers=int(per_officer.shape[0]),
         n_months=int(pre_months),
         n_events_pre=int(events),
@@ -207,7 +207,7 @@ def force_baseline(
     )
 
 
-def _nb2_dispersion(events: pd.Series, exposure: pd.Series) -> float:
+def nb2_dispersion(events: pd.Series, exposure: pd.Series) -> float:
     """NB2 alpha of intercept-only totals with a log-exposure offset (0 if not overdispersed)."""
     y = events.to_numpy(float)
     offset = np.log(exposure.to_numpy(float))

@@ -178,8 +178,10 @@ def analyze(
 
 
 def power(home: Home | None, department: str | None = None, **options: Any):
-    """(PowerResult, sample-size table) of a department's force outcome (middlestep/trial.py)."""
-    return trial.power(home, department, **options)
+    """(PowerResult, sample-size table) of a department's force outcome."""
+    from middlestep.trial_power import power as force_power
+
+    return force_power(home, department, **options)
 
 
 def report(
@@ -204,7 +206,11 @@ def report(
     )
     context = ReportContext(
         department_id=analysis.department_id,
-        title=f"Training evaluation: {analysis.department_id}",
+        title=(
+            f"Use of force and trial planning: {analysis.department_id}"
+            if analysis.department is not None
+            else f"Training evaluation: {analysis.department_id}"
+        ),
         effects=analysis.effects,
         balance=analysis.balance,
         gate=snapshot.gate or {"passed": False, "failures": ["the gate never ran for this build"]},
@@ -227,6 +233,8 @@ def report(
         consort=analysis.consort,
         cell_means=analysis.cell_means,
         block_cluster_tests=tuple(analysis.block_cluster_tests),
+        not_estimated=tuple(analysis.not_estimated),
+        department=analysis.department,
     )
     with memo_directory(home.analysis_cache):  # the plots, redrawn only when they change
         paths = write_report(home.report_dir, context)

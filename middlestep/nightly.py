@@ -13,7 +13,6 @@ half-applied is re-planned (``_build_recovering``).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from middlestep.snapshot import gate_of_latest_build
 from middlestep.warehouse import Home, WarehouseBusy, is_lock_error, writer_lock
 from middlestep.warehouse.builds import latest_build
 from middlestep.warehouse.readers import freshness
-from middlestep.warehouse.runlog import log_run, read_run_log
+from middlestep.warehouse.runlog import local_time, log_run, read_run_log
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,10 @@ NEXT_STEP = {
     "ingest": "fix the drop or departments/NAME.yaml and run again (loaded files are skipped)",
     "build": "see `middlestep -v build`; fix the model and run again (the drop is loaded)",
     "gate": "`middlestep check` lists what failed; a corrected file in the next drop fixes data",
-    "report": "see `middlestep report`; the build passed its gate",
+    "report": (
+        "`middlestep -v analyze` repeats the analysis read-only and shows the error (the build "
+        "passed its gate and is kept; the data is not at fault: report it as a bug)"
+    ),
     "lock": "the warehouse is busy: run again later (or pass --wait SECONDS)",
 }
 
@@ -103,6 +105,7 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
             log.info("run: analysis and report")
             paths = commands.report(home, summary.department_id)
             facts["report"] = str(paths.html)
+            facts["not_estimated"] = _not_estimated(paths.json)
             enter("done")
     except WarehouseBusy as busy:
         return _finish(home, name, facts, started, EXIT_BUSY, "lock", str(busy), log_it=False)
@@ -114,6 +117,17 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
         reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         return _finish(home, name, facts, started, EXIT_FAILED, stage, reason)
     return _finish(home, name, facts, started, EXIT_OK, None, None)
+
+
+def _not_estimated(results_json: Path) -> list[str]:
+    """The analyses a report left out as the data cannot support them (results.json)."""
+    import json
+
+    try:
+        rows = json.loads(Path(results_json).read_text()).get("not_estimated") or []
+    except (OSError, ValueError):
+        return []
+    return [str(row.get("analysis")) for row in rows]
 
 
 def _build_recovering(home: Home):
@@ -138,7 +152,7 @@ def _already_reported(home: Home, build_id: str) -> str | None:
     if not reports or reports[-1].get("build_id") != build_id:
         return None  # no report yet, or the report files are another build's
     written = home.report_dir / Path(reports[-1].get("path", "index.html")).name
-    return str(written) if written.exists() else None
+    return str(written) if written.exists() and report_build(home) == build_id else None
 
 
 def _finish(
@@ -163,9 +177,15 @@ def _finish(
     if exit_code == EXIT_OK:
         outcome = "OK"
         unchanged = " (nothing new: already gated and reported)" if facts.get("up_to_date") else ""
+        left_out = (
+            f" ({len(facts['not_estimated'])} analyses not estimated from this data: see its "
+            "'Not estimated' section)"
+            if facts.get("not_estimated")
+            else ""
+        )
         line = (
             f"middlestep run: OK {name}: {counts}{files}; build {facts['build_id']}{unchanged}; "
-            f"gate passed; report {facts['report']} ({seconds:g} s)"
+            f"gate passed; report {facts['report']}{left_out} ({seconds:g} s)"
         )
     else:
         outcome = "BUSY" if exit_code == EXIT_BUSY else "FAILED"
@@ -200,7 +220,7 @@ def status_text(home: Home) -> str:
     if runs:
         last = runs[-1]
         lines.append(
-            f"last run: {last['at']} {Path(last.get('drop', '?')).name} "
+            f"last run: {local_time(last['at'])} {Path(last.get('drop', '?')).name} "
             f"({last.get('department')}): {last.get('outcome')} in {last.get('seconds')} s"
         )
         if "loaded" in last:
@@ -212,7 +232,7 @@ def status_text(home: Home) -> str:
         gate = {True: "passed", False: "FAILED", None: "not run"}[last.get("gate_passed")]
         lines.append(f"  build {last.get('build_id', '-')}; gate {gate}")
         if last.get("report"):
-            lines.append(f"  report {last['report']}")
+            lines.append(f"  report {last['report']}" + _report_state(home, last))
         if last.get("outcome") != "OK":
             lines.append(f"  failed at {last.get('failed_at')}: {last.get('reason')}")
         lines += [f"  warning: {warning}" for warning in last.get("warnings") or []]
@@ -221,7 +241,7 @@ def status_text(home: Home) -> str:
         lines.append("no nightly run yet (`middlestep run --drop DIR --department NAME`)")
         for entry in entries[-5:]:
             details = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("step", "at"))
-            lines.append(f"{entry['at']}  {entry['step']:<7} {details}")
+            lines.append(f"{local_time(entry['at'])}  {entry['step']:<7} {details}")
     fresh = freshness(home)
     if fresh:
         lines.append("data freshness (latest event; last loaded):")
@@ -229,12 +249,12 @@ def status_text(home: Home) -> str:
             if not row["batches"]:
                 continue
             lines.append(
-                f"  {row['table']:<18} {_when(row['latest_event']):<19}  "
-                f"loaded {_when(row['last_loaded_at'])}  ({row['rows']} rows, "
+                f"  {row['table']:<18} {local_time(row['latest_event']):<20}  "
+                f"loaded {local_time(row['last_loaded_at'])}  ({row['rows']} rows, "
                 f"{row['batches']} batches)"
             )
     identity, gate = gate_of_latest_build(home)
-    lines.append("next: " + _next_step(runs[-1] if runs else None, identity, gate))
+    lines.append("next: " + _next_step(home, runs[-1] if runs else None, identity, gate))
     return "\n".join(lines)
 
 
@@ -262,15 +282,32 @@ def _run_label(entry: dict[str, Any]) -> str:
     return f"{Path(entry.get('drop', '?')).name} {entry.get('outcome')}"
 
 
-def _when(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return str(value)
+def _report_state(home: Home, last_run: dict[str, Any]) -> str:
+    """What is true of the last run's report now: on disk, and of which build."""
+    build_id = report_build(home)
+    if build_id is None:
+        return " (missing on disk)"
+    if build_id != last_run.get("build_id"):
+        return f" (now holds the report of build {build_id})"
+    return ""
 
 
-def _next_step(last_run: dict[str, Any] | None, identity, gate) -> str:
+def report_build(home: Home) -> str | None:
+    """The build the report on disk was made from (its results.json), None when there is no
+    complete report (index.html and results.json) under the home."""
+    import json
+
+    html, results = home.report_dir / "index.html", home.report_dir / "results.json"
+    if not (html.exists() and results.exists()):
+        return None
+    try:
+        document = json.loads(results.read_text())
+    except (OSError, ValueError):
+        return None
+    return (document.get("provenance") or {}).get("build_id")
+
+
+def _next_step(home: Home, last_run: dict[str, Any] | None, identity, gate) -> str:
     if last_run is not None and last_run.get("outcome") == "FAILED":
         return str(last_run.get("next"))
     if identity is None:
@@ -279,4 +316,15 @@ def _next_step(last_run: dict[str, Any] | None, identity, gate) -> str:
         return f"build {identity.build_id} is not gated; run `middlestep check`"
     if not gate.get("passed"):
         return "the gate failed; `middlestep check` says what to fix"
+    reported = report_build(home)
+    if reported is None:
+        return (
+            f"the gate passed for build {identity.build_id} but no report is on disk: run "
+            "`middlestep report`"
+        )
+    if reported != identity.build_id:
+        return (
+            f"the gate passed for build {identity.build_id} but the report on disk is of build "
+            f"{reported}: run `middlestep report`"
+        )
     return f"nothing: the gate passed for build {identity.build_id} and the report is current"

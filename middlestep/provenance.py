@@ -3,7 +3,6 @@ synthetic department, the seed and scenario of its planted truth."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from middlestep import __version__
 from middlestep.warehouse import PROJECT_ROOT, Home
 from middlestep.warehouse.builds import BuildIdentity
 from middlestep.warehouse.readers import input_batches
+from middlestep.warehouse.runlog import local_timestamp
 
 
 def provenance(home: Home, identity: BuildIdentity | None) -> dict[str, Any]:
@@ -20,13 +20,13 @@ def provenance(home: Home, identity: BuildIdentity | None) -> dict[str, Any]:
     return {
         "build_id": identity.build_id if identity else None,
         "plan_id": identity.plan_id if identity else None,
-        "built_at": identity.built_at if identity else None,
+        "built_at": local_timestamp(identity.built_at) if identity else None,
         "models": identity.model_versions if identity else {},
         "inputs": inputs.to_dict(orient="records"),
         "code_version": code_version(),
         "seed": truth.get("seed") if truth else None,
         "scenario": truth.get("scenario") if truth else None,
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "generated_at": local_timestamp(),
     }
 
 

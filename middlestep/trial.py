@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from middlestep import rollout
+from middlestep import descriptive, rollout
 from middlestep.contract import SSO_ITEMS
 from middlestep.errors import PipelineError
 from middlestep.jsonable import jsonable
-from middlestep.snapshot import BuildSnapshot, gate_of_latest_build
+from middlestep.snapshot import BuildSnapshot
 from middlestep.warehouse import Home
 from middlestep.warehouse.marts import load_codings, load_marts
-from middlestep.warehouse.readers import call_type_groups, only_department
+from middlestep.warehouse.readers import call_type_groups
 
 
 @dataclass
@@ -47,6 +47,10 @@ class Analysis:
     cell_means: Any = None  # DataFrame: outcome x arm x period
     # the block-clustered wild cluster bootstrap robustness row of each primary estimate
     block_cluster_tests: list = field(default_factory=list)
+    # what the data cannot support yet, item by item: {"analysis": ..., "reason": ...}
+    not_estimated: list[dict[str, str]] = field(default_factory=list)
+    # a department without a trial: its force figures and trial planning (middlestep/descriptive)
+    department: Any = None
 
     def to_dict(self) -> dict[str, Any]:
 
@@ -71,6 +75,8 @@ class Analysis:
                 "complier_effects": [effect.to_dict() for effect in self.complier_effects],
                 "balance_test": self.balance_test.to_dict() if self.balance_test else None,
                 "block_cluster_tests": [test.to_dict() for test in self.block_cluster_tests],
+                "not_estimated": self.not_estimated,
+                "department_figures": self.department.to_dict() if self.department else None,
                 "notes": self.notes,
             }
         )
@@ -98,6 +104,11 @@ class Analysis:
                 "left out as unreliable (Krippendorff's alpha below the threshold): "
                 + ", ".join(self.excluded_items)
             )
+        if self.department is not None:
+            blocks.append(self.department.text())
+        blocks += [
+            f"not estimated: {row['analysis']}: {row['reason']}" for row in self.not_estimated
+        ]
         return "\n".join(banner + blocks + [f"note: {note}" for note in self.notes])
 
 
@@ -152,12 +163,31 @@ def _analyze(
         analysis.effects = analysis.rollout.headline_effects()
         analysis.notes += analysis.rollout.notes
         return analysis
-    marts = load_marts(home.warehouse, department_id)
-    analysis.balance = balance_table(marts.officers, marts.officer_months)
+    try:
+        marts = load_marts(home.warehouse, department_id)
+    except LookupError as error:  # no marts yet, or a department with no officers in them
+        raise PipelineError(str(error)) from error
+    no_trial = descriptive.why_no_trial(marts)
+    if no_trial:  # force figures and trial planning from the department's own data
+        analysis.not_estimated += descriptive.trial_not_estimated(gate, department_id, no_trial)
+        analysis.department = descriptive.department_figures(
+            home, marts, simulations=settings.power_simulations, seed=settings.seed
+        )
+        analysis.not_estimated += analysis.department.not_estimated
+        analysis.notes.append(
+            "no trial in the data: the department's force figures and trial planning only"
+        )
+        return analysis
+    analysis.balance = _attempt(
+        analysis, "balance table", lambda: balance_table(marts.officers, marts.officer_months)
+    )
     waiting = _trial_not_yet_estimable(marts)
     if waiting:
         # early in a trial (a nightly run before post-training data): balance only, said so
         analysis.notes.append(waiting)
+        analysis.not_estimated += [
+            {"analysis": name, "reason": waiting} for name in descriptive.TRIAL_ANALYSES[1:]
+        ]
         return analysis
     analysis.reliability = marts.sso_reliability
     items = _confirmatory_items(SSO_ITEMS)
@@ -190,11 +220,27 @@ def _analyze(
                 f"below {reliability_threshold}): {', '.join(unreliable)}; "
                 "pass --include-unreliable to keep them"
             )
-        analysis.effects += itt_effects(marts.encounters, items)
+        for item, kind in items.items():  # codings lag calls: an item may have no post cell yet
+            effect = _attempt(
+                analysis,
+                f"communication effect: {item}",
+                lambda item=item, kind=kind: itt_effects(marts.encounters, {item: kind})[0],
+            )
+            if effect is not None:
+                analysis.effects.append(effect)
     else:
         analysis.notes.append("no SSO-coded encounters: communication effects not estimated")
+        analysis.not_estimated.append(
+            {"analysis": "communication effects", "reason": "no SSO-coded encounters"}
+        )
     for outcome in ("force_reports", "complaints"):
-        analysis.effects.append(force_effect(marts.officer_months, outcome=outcome))
+        effect = _attempt(
+            analysis,
+            f"{outcome} effect",
+            lambda outcome=outcome: force_effect(marts.officer_months, outcome=outcome),
+        )
+        if effect is not None:
+            analysis.effects.append(effect)
     analysis.effects = add_fisher_p_values(analysis.effects, marts, items, settings)
     _design_estimates(analysis, marts, settings)
     communication = [effect for effect in analysis.effects if effect.outcome in items]
@@ -230,9 +276,13 @@ def _design_estimates(analysis: Analysis, marts: Any, settings: Any) -> None:
     dates = marts.study_dates
     window = {"trial_start": dates.trial_start_on, "control_start": dates.control_start_on}
     steps = {
-        "primary SSO estimates": lambda: analysis.primary_effects.extend(
-            ancova_itt_effects(marts.encounters, dict(SSO_ITEMS)) if len(marts.encounters) else []
-        ),
+        # item by item: codings lag calls, so an item may have no post-period clip yet
+        **{
+            f"primary SSO estimate: {item}": lambda item=item, kind=kind: (
+                analysis.primary_effects.extend(ancova_itt_effects(marts.encounters, {item: kind}))
+            )
+            for item, kind in (SSO_ITEMS if len(marts.encounters) else {}).items()
+        },
         "primary force and complaint estimates": lambda: analysis.primary_effects.extend(
             force_ancova_effect(marts.officer_months, outcome=outcome, **window)
             for outcome in ("force_reports", "complaints")
@@ -294,6 +344,17 @@ def _design_estimates(analysis: Analysis, marts: Any, settings: Any) -> None:
             step()
         except Exception as error:  # noqa: BLE001 - one estimate's failure is said, not fatal
             analysis.notes.append(f"{name} not computed: {error}")
+            analysis.not_estimated.append({"analysis": name, "reason": str(error)})
+
+
+def _attempt(analysis: Analysis, name: str, step):
+    """`step()`, or None with the reason in `not_estimated` when the data cannot support it."""
+    try:
+        return step()
+    except descriptive.DATA_FAULTS as error:
+        analysis.notes.append(f"{name} not estimated: {error}")
+        analysis.not_estimated.append({"analysis": name, "reason": str(error)})
+        return None
 
 
 def _replace_all(analysis: Analysis, with_tests: Any, marts: Any, **options: Any) -> None:
@@ -333,60 +394,3 @@ def _confirmatory_items(items: dict[str, str]) -> dict[str, str]:
     """The officer-behaviour items: the communication outcomes training aims to change."""
     civilian_or_outcome = ("civilian_", "arrest", "force_used", "injury")
     return {name: kind for name, kind in items.items() if not name.startswith(civilian_or_outcome)}
-
-
-def power(
-    home: Home | None,
-    department: str | None = None,
-    *,
-    rate_ratio: float = 0.72,
-    n_officers: int | None = None,
-    n_months: int | None = None,
-    n_simulations: int = 200,
-    seed: int = 0,
-    baseline_rate: float | None = None,
-    dispersion: float | None = None,
-    allow_ungated: bool = False,
-):
-    """(PowerResult, sample-size table) for a department's force outcome, from its own
-    pre-period officer-months (a gated build) or, with `baseline_rate`, from parameters."""
-    from analysis.power import force_baseline, force_power, given_baseline, sample_size_table
-
-    if baseline_rate is not None:
-        baseline = given_baseline(
-            baseline_rate,
-            dispersion=1.0 if dispersion is None else dispersion,
-            n_officers=n_officers or 300,
-            n_months=n_months or 12,
-        )
-    else:
-        if home is None:
-            raise PipelineError("no warehouse: give --baseline-rate or a --home with a build")
-        identity, gate = gate_of_latest_build(home)
-        if identity is None:
-            raise PipelineError("no build: run `middlestep build` first (or give --baseline-rate)")
-        if not (gate and gate.get("passed")) and not allow_ungated:
-            raise PipelineError(
-                f"the quality gate did not pass for build {identity.build_id}: run "
-                "`middlestep check` (or pass --allow-ungated)"
-            )
-        department_id = department or only_department(home)
-        marts = load_marts(home.warehouse, department_id)
-        try:
-            baseline = force_baseline(marts.officer_months)
-        except ValueError as error:
-            raise PipelineError(f"no force baseline for {department_id}: {error}") from error
-        if dispersion is not None:
-            import dataclasses
-
-            baseline = dataclasses.replace(baseline, dispersion=dispersion)
-    result = force_power(
-        baseline,
-        rate_ratio=rate_ratio,
-        n_officers=n_officers,
-        n_months=n_months,
-        n_simulations=n_simulations,
-        seed=seed,
-    )
-    table = sample_size_table(baseline, n_officers=result.n_officers, n_months=result.n_months)
-    return result, table

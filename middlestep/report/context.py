@@ -60,6 +60,10 @@ class ReportContext:
     cell_means: pd.DataFrame | None = None
     # the primary estimates' block-clustered wild bootstrap rows (analysis.wild_bootstrap)
     block_cluster_tests: Sequence[Any] = ()
+    # analyses the data cannot support (yet), each {"analysis": ..., "reason": ...}
+    not_estimated: Sequence[Mapping[str, str]] = ()
+    # a department without a trial: middlestep.descriptive.DepartmentFigures
+    department: Any = None
 
     @property
     def gate_passed(self) -> bool:

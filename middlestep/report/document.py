@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,14 @@ import pandas as pd
 
 from middlestep.jsonable import jsonable
 from middlestep.report.context import ALPHA_THRESHOLD, ReportContext, ReportPaths
+from middlestep.report.department import department_sections, not_estimated_section
 from middlestep.report.design import design_sections
 from middlestep.report.plots import forest_plot_png
 from middlestep.report.rollout import rollout_sections
 from middlestep.report.sections import open_box_sections
 from middlestep.report.summary import summary_sentences
 from middlestep.report.view import render, section_view, view_model
+from middlestep.warehouse.runlog import local_timestamp
 
 
 def write_report(out_dir: Path, context: ReportContext) -> ReportPaths:
@@ -28,7 +29,7 @@ def write_report(out_dir: Path, context: ReportContext) -> ReportPaths:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     provenance = dict(context.provenance)
-    provenance.setdefault("generated_at", datetime.now(UTC).isoformat(timespec="seconds"))
+    provenance.setdefault("generated_at", local_timestamp())
 
     png = forest_plot_png(context.effects, truth=context.truth, title=context.title)
     plot_path = None
@@ -38,7 +39,7 @@ def write_report(out_dir: Path, context: ReportContext) -> ReportPaths:
 
     summary = summary_sentences(context)
     view = view_model(context, provenance, summary)
-    sections = design_sections(context)
+    sections = department_sections(context.department) + design_sections(context)
     sections += rollout_sections(context.rollout, context.rollout_effects, context.effects)
     sections += open_box_sections(
         context.open_box,
@@ -47,6 +48,7 @@ def write_report(out_dir: Path, context: ReportContext) -> ReportPaths:
         context.excluded_items,
         ALPHA_THRESHOLD,
     )
+    sections += not_estimated_section(context.not_estimated)
     for section in sections:
         for plot in section.plots:
             (out_dir / plot.file_name).write_bytes(plot.png)
@@ -129,5 +131,9 @@ def results_document(
             "consort": records(context.consort),
             "cell_means": records(context.cell_means),
             "block_cluster_tests": [test.to_dict() for test in context.block_cluster_tests],
+            "not_estimated": [dict(row) for row in context.not_estimated],
+            "department_figures": (
+                context.department.to_dict() if context.department is not None else None
+            ),
         }
     )

@@ -26,3 +26,32 @@ def read_run_log(home: Home) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue  # a line cut short by a killed process
     return entries
+
+
+def local_time(value: Any) -> str:
+    """A time of the run log or the warehouse (UTC; naive values are UTC) as local time with
+    its zone, to the minute: `2026-01-05 00:24 EST`. A date (no time of day) stays a date."""
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(value, dt.datetime):
+        return str(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    local = value.astimezone()
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.strftime("%Z") or local.strftime("%z"))
+
+
+def local_timestamp(value: str | dt.datetime | None = None) -> str | None:
+    """`value` (UTC; naive is UTC; default now) as local ISO 8601 with its offset: readable by
+    machines, the zone shown."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    value = value or dt.datetime.now(dt.UTC)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone().isoformat(timespec="seconds")

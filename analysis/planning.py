@@ -1,0 +1,474 @@
+"""Planning a trial from a department's own force records: how many officers and months an
+officer-randomized wait-list trial, or a staggered roll-out (stepped wedge), needs to detect a
+rate ratio, and which rate ratio it detects at the department's own size.
+
+The baseline (:func:`planning_baseline`) is the department's last `window_months` of
+officer-months: force reports per officer-month served, the NB2 overdispersion of officers'
+totals (officers differ in their propensity to use force) and the monthly separation rate of
+the roster (officers who leave during a trial: turnover). Each design is simulated from it and
+every simulated trial is estimated by the estimator the analysis would use:
+
+* wait-list: half the officers trained at once, `n_months` before and after; force per
+  officer-month by `analysis.force.poisson_did_month_fe` (the Poisson difference-in-differences
+  with calendar-month effects and officer-clustered errors of `analysis.force.force_effect`, as
+  analysis/power.py simulates it), an officer who leaves contributing no months after leaving;
+* stepped wedge: officers in `n_cohorts` equal cohorts trained at evenly spaced months of an
+  `n_months` window (the last with months to spare), estimated by the staggered roll-out
+  estimator (`analysis.staggered`, Roth & Sant'Anna's efficient estimator, the simple
+  estimand) on the balanced panel the roll-out analysis uses: an officer who leaves before the
+  window ends is not in it.
+
+A trial rejects when the 5% two-sided test does (a trial whose estimate is not estimable, e.g. a
+cell without any report, does not). Power curves use common random numbers (the events of a
+smaller rate ratio are a binomial thinning of those of the larger), so they are monotone up to
+Monte Carlo error; the detectable rate ratio and the officers needed are interpolated on them.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.force import poisson_did_month_fe
+from analysis.memo import memoized
+from analysis.power import ALPHA, LOUISVILLE_RATE_RATIO, TARGET_POWER, nb2_dispersion
+
+WAITLIST = "wait-list (officers randomized, half trained first)"
+STEPPED_WEDGE = "staggered roll-out (stepped wedge)"
+RATIO_GRID: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+SIZE_FACTORS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+MAX_OFFICERS = 4000  # the largest trial simulated when looking for the officers needed
+
+
+@dataclass(frozen=True)
+class PlanningBaseline:
+    """What a simulated trial of the department needs to know about it."""
+
+    rate_per_officer_month: float
+    dispersion: float  # NB2 alpha across officers
+    monthly_separation: float  # officers leaving per officer-month served
+    n_officers: int  # officers serving in the last month
+    window_months: int
+    n_reports: int
+    turnover_source: str
+
+    def to_dict(self) -> dict:
+        return {k: _json(v) for k, v in asdict(self).items()}
+
+
+def planning_baseline(
+    officer_months: pd.DataFrame,
+    officers: pd.DataFrame | None = None,
+    *,
+    outcome: str = "force_reports",
+    window_months: int = 12,
+) -> PlanningBaseline:
+    """The baseline of the last `window_months` months in which officers served. Turnover is
+    the roster's separations in those months over the officer-months served (none recorded:
+    no turnover, said in `turnover_source`). Raises ValueError without officer-months."""
+    months = officer_months
+    if "is_active" in months.columns:
+        months = months[months["is_active"].fillna(False).astype(bool)]
+    if months.empty or outcome not in months.columns:
+        raise ValueError("no officer-months served: nothing to plan a trial from")
+    month = pd.to_datetime(months["month_start"])
+    last = month.max()
+    window = months[month > last - pd.DateOffset(months=window_months)]
+    per_officer = window.groupby("officer_id").agg(
+        events=(outcome, "sum"), months=(outcome, "size")
+    )
+    events = float(per_officer["events"].sum())
+    served = float(per_officer["months"].sum())
+    n_last = int(window.loc[pd.to_datetime(window["month_start"]) == last, "officer_id"].nunique())
+    separation, source = 0.0, "the roster records no separations: turnover not modelled"
+    if officers is not None and "separated_on" in officers.columns:
+        left = pd.to_datetime(officers["separated_on"])
+        start = last - pd.DateOffset(months=window_months)
+        n_left = int(((left > start) & (left < last + pd.DateOffset(months=1))).sum())
+        if left.notna().any():
+            separation = n_left / served
+            source = f"the roster: {n_left} officers left in the last {window_months} months"
+    return PlanningBaseline(
+        rate_per_officer_month=events / served,
+        dispersion=nb2_dispersion(per_officer["events"], per_officer["months"]),
+        monthly_separation=separation,
+        n_officers=n_last,
+        window_months=int(window_months),
+        n_reports=int(events),
+        turnover_source=source,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# simulated trials
+
+
+def _base_counts(
+    baseline: PlanningBaseline, rng, n_simulations: int, n_officers: int, n_months: int
+):
+    """(events at rate ratio 1, months served) of simulated officers: shape (sims, officers,
+    months)."""
+    alpha = baseline.dispersion
+    size = (n_simulations, n_officers)
+    propensity = rng.gamma(1.0 / alpha, alpha, size) if alpha > 1e-9 else np.ones(size)
+    hazard = min(max(baseline.monthly_separation, 0.0), 1.0)
+    # the month an officer leaves (geometric); serving until then
+    leaves = rng.geometric(hazard, size) if hazard > 0 else np.full(size, n_months + 1)
+    serving = (np.arange(n_months)[None, None, :] < leaves[..., None] - 1).astype(float)
+    events = rng.poisson(baseline.rate_per_officer_month * propensity[..., None] * serving)
+    return events, serving
+
+
+def _thinned(rng, events: np.ndarray, treated: np.ndarray, ratios: Sequence[float]):
+    """Events at each rate ratio (descending): treated cells thinned from the previous ratio."""
+    current, previous = events, 1.0
+    for ratio in sorted(ratios, reverse=True):
+        keep = rng.binomial(current.astype(np.int64), min(ratio / previous, 1.0))
+        current = np.where(treated, keep, current)
+        previous = ratio
+        yield float(ratio), current
+
+
+@memoized
+def waitlist_power(
+    baseline: PlanningBaseline,
+    rate_ratios: Sequence[float],
+    *,
+    n_officers: int,
+    n_months: int,
+    n_simulations: int = 200,
+    seed: int = 0,
+    alpha: float = ALPHA,
+) -> pd.DataFrame:
+    """Rejection rate per rate ratio (at most 1) of a wait-list trial of `n_officers` with
+    `n_months` before and after the first arm's training."""
+    rng = np.random.default_rng(seed)
+    n_total = 2 * n_months
+    arm = (np.arange(n_officers) % 2 == 0).astype(float)
+    post = (np.arange(n_total) >= n_months).astype(float)
+    treated = (arm[:, None] * post[None, :] > 0)[None, ...]
+    z = _z(alpha)
+    rejected = {float(r): 0 for r in rate_ratios}
+    for start in range(0, n_simulations, 50):  # chunks: the arrays of big trials are large
+        chunk = min(50, n_simulations - start)
+        events, serving = _base_counts(baseline, rng, chunk, n_officers, n_total)
+        for ratio, counts in _thinned(rng, events, treated, rate_ratios):
+            with np.errstate(invalid="ignore"):  # a trial too small for a variance: no test
+                log_ratio, std_error = poisson_did_month_fe(counts, serving, arm, post)
+                rejected[ratio] += int(np.nansum(np.abs(log_ratio) / std_error > z))
+    return _power_frame(rejected, n_simulations, n_officers, n_months)
+
+
+def stepped_wedge_cohorts(n_officers: int, n_months: int, n_cohorts: int) -> np.ndarray:
+    """The period (1-based) each officer's cohort is trained: cohort g of `n_cohorts` at
+    1 + round((g + 1) n_months / (n_cohorts + 1)), officers dealt to cohorts in turn."""
+    starts = 1 + np.round((np.arange(n_cohorts) + 1) * n_months / (n_cohorts + 1))
+    return starts[np.arange(n_officers) % n_cohorts]
+
+
+@memoized
+def stepped_wedge_power(
+    baseline: PlanningBaseline,
+    rate_ratios: Sequence[float],
+    *,
+    n_officers: int,
+    n_months: int,
+    n_cohorts: int = 6,
+    n_simulations: int = 100,
+    seed: int = 0,
+    alpha: float = ALPHA,
+) -> pd.DataFrame:
+    """Rejection rate per rate ratio of a stepped wedge of `n_officers` in `n_cohorts` over
+    `n_months`, by the staggered estimator on the officers serving throughout."""
+    from analysis.staggered import staggered
+
+    rng = np.random.default_rng(seed)
+    first = stepped_wedge_cohorts(n_officers, n_months, n_cohorts)
+    periods = np.arange(1, n_months + 1)
+    treated = (periods[None, :] >= first[:, None])[None, ...]
+    rejected = {float(r): 0 for r in rate_ratios}
+    events, serving = _base_counts(baseline, rng, n_simulations, n_officers, n_months)
+    throughout = serving.min(axis=2) > 0  # the balanced panel: officers who never left
+    for ratio, counts in _thinned(rng, events, treated, rate_ratios):
+        for k in range(n_simulations):
+            kept = np.flatnonzero(throughout[k])
+            frame = pd.DataFrame(
+                {
+                    "uid": np.repeat(kept, n_months),
+                    "period": np.tile(periods, len(kept)),
+                    "first_trained": np.repeat(first[kept], n_months),
+                    "force": counts[k, kept].ravel().astype(float),
+                }
+            )
+            try:
+                with warnings.catch_warnings():  # dropped singleton cohorts: said in the notes
+                    warnings.simplefilter("ignore")
+                    effect = staggered(
+                        frame, unit="uid", time="period", cohort="first_trained", outcome="force"
+                    )
+            except ValueError:  # too few officers left to estimate: no rejection
+                continue
+            if math.isfinite(effect.p_value) and effect.p_value < alpha:
+                rejected[ratio] += 1
+    return _power_frame(rejected, n_simulations, n_officers, n_months)
+
+
+def _power_frame(rejected: dict, n_simulations: int, n_officers: int, n_months: int):
+    rows = []
+    for ratio in sorted(rejected):
+        power = rejected[ratio] / n_simulations
+        rows.append(
+            {
+                "rate_ratio": ratio,
+                "n_officers": n_officers,
+                "n_months": n_months,
+                "power": power,
+                "power_mc_error": math.sqrt(power * (1 - power) / n_simulations),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# what a department reads
+
+
+@dataclass(frozen=True)
+class TrialPlanning:
+    """Per design: the power curve at the department's size, the detectable rate ratio there,
+    and the officers needed for `target_power` at `rate_ratio`."""
+
+    baseline: PlanningBaseline
+    rate_ratio: float
+    target_power: float
+    designs: pd.DataFrame  # design, months, officers, mde, power at rate_ratio, officers needed
+    power_curves: pd.DataFrame  # design x rate ratio at the department's size
+    n_simulations: int
+    seed: int
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        def records(frame: pd.DataFrame) -> list[dict]:
+            return [{k: _json(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+        return {
+            "baseline": self.baseline.to_dict(),
+            "rate_ratio": self.rate_ratio,
+            "target_power": self.target_power,
+            "designs": records(self.designs),
+            "power_curves": records(self.power_curves),
+            "n_simulations": self.n_simulations,
+            "seed": self.seed,
+            "notes": list(self.notes),
+        }
+
+
+def plan_trials(
+    baseline: PlanningBaseline,
+    *,
+    rate_ratio: float = LOUISVILLE_RATE_RATIO,
+    n_officers: int | None = None,
+    waitlist_months: int = 12,
+    wedge_months: int = 24,
+    wedge_cohorts: int = 6,
+    n_simulations: int = 200,
+    seed: int = 0,
+    target_power: float = TARGET_POWER,
+) -> TrialPlanning:
+    """Both designs at the department's size (or `n_officers`): power curve, detectable rate
+    ratio, and officers needed for `target_power` at `rate_ratio` (simulated over sizes
+    `SIZE_FACTORS` times the department's, interpolated on log officers)."""
+    if baseline.rate_per_officer_month <= 0:
+        raise ValueError("no force reports in the baseline window: no rate to plan a trial on")
+    size = max(4, int(n_officers or baseline.n_officers))
+    ratios = sorted({*RATIO_GRID, float(rate_ratio)})
+    wedge_simulations = max(20, n_simulations // 2)  # each is a staggered fit, not a formula
+
+    def waitlist(n: int, grid: Sequence[float]) -> pd.DataFrame:
+        return waitlist_power(
+            baseline,
+            grid,
+            n_officers=n,
+            n_months=waitlist_months,
+            n_simulations=n_simulations,
+            seed=seed,
+        )
+
+    def wedge(n: int, grid: Sequence[float]) -> pd.DataFrame:
+        return stepped_wedge_power(
+            baseline,
+            grid,
+            n_officers=n,
+            n_months=wedge_months,
+            n_cohorts=wedge_cohorts,
+            n_simulations=wedge_simulations,
+            seed=seed,
+        )
+
+    rows, curves = [], []
+    for design, months, simulate in (
+        (WAITLIST, waitlist_months, waitlist),
+        (STEPPED_WEDGE, wedge_months, wedge),
+    ):
+        curve = simulate(size, ratios).assign(design=design)
+        curves.append(curve)
+        at_ratio = curve[np.isclose(curve["rate_ratio"], rate_ratio)].iloc[0]
+        sizes = sorted({max(4, 2 * round(f * size / 2)) for f in SIZE_FACTORS})
+        by_size = pd.concat([simulate(n, [rate_ratio]) for n in sizes], ignore_index=True)
+        while by_size["power"].max() < target_power and max(sizes) < MAX_OFFICERS:
+            sizes.append(2 * max(sizes))  # a small department: double until it is enough
+            by_size = pd.concat([by_size, simulate(sizes[-1], [rate_ratio])], ignore_index=True)
+        rows.append(
+            {
+                "design": design,
+                "months": months if design == STEPPED_WEDGE else 2 * months,
+                "officers": size,
+                "power_at_rate_ratio": float(at_ratio["power"]),
+                "rejection_at_no_effect": float(
+                    curve.loc[curve["rate_ratio"] == 1.0, "power"].iloc[0]
+                ),
+                "detectable_rate_ratio": detectable_rate_ratio(curve, target_power),
+                "officers_needed": officers_needed(by_size, target_power),
+                "largest_size_simulated": max(sizes),
+            }
+        )
+    notes = (
+        f"{n_simulations} simulated wait-list trials and {wedge_simulations} simulated "
+        f"stepped wedges per point (seed {seed}); {ALPHA:.0%} two-sided tests",
+        f"wait-list: {waitlist_months} months before and {waitlist_months} after the first "
+        f"arm's training; stepped wedge: {wedge_cohorts} cohorts over {wedge_months} months",
+        "rate ratios are intent-to-treat: officers who never finish training dilute them",
+        f"turnover: {baseline.turnover_source}",
+    )
+    return TrialPlanning(
+        baseline=baseline,
+        rate_ratio=float(rate_ratio),
+        target_power=target_power,
+        designs=pd.DataFrame(rows),
+        power_curves=pd.concat(curves, ignore_index=True),
+        n_simulations=n_simulations,
+        seed=seed,
+        notes=notes,
+    )
+
+
+def detectable_rate_ratio(curve: pd.DataFrame, target: float = TARGET_POWER) -> float:
+    """The rate ratio below 1 detected with `target` power, log-interpolated on a power curve
+    (NaN when no simulated ratio reaches it)."""
+    reductions = curve[curve["rate_ratio"] < 1].sort_values("rate_ratio", ascending=False)
+    ratios = reductions["rate_ratio"].to_numpy(float)
+    power = np.maximum.accumulate(reductions["power"].to_numpy(float))
+    return _crossing(np.log(ratios), power, target, transform=np.exp)
+
+
+def officers_needed(by_size: pd.DataFrame, target: float = TARGET_POWER) -> float:
+    """Officers for `target` power, log-interpolated over simulated sizes (NaN when even the
+    largest size falls short)."""
+    ordered = by_size.sort_values("n_officers")
+    sizes = ordered["n_officers"].to_numpy(float)
+    power = np.maximum.accumulate(ordered["power"].to_numpy(float))
+    value = _crossing(np.log(sizes), power, target, transform=np.exp)
+    return float(math.ceil(value)) if math.isfinite(value) else math.nan
+
+
+def _crossing(x: np.ndarray, power: np.ndarray, target: float, *, transform) -> float:
+    above = np.flatnonzero(power >= target)
+    if len(above) == 0:
+        return math.nan
+    first = above[0]
+    if first == 0:
+        return float(transform(x[0]))
+    low, high = power[first - 1], power[first]
+    weight = (target - low) / (high - low) if high > low else 1.0
+    return float(transform((1 - weight) * x[first - 1] + weight * x[first]))
+
+
+def _z(alpha: float) -> float:
+    from scipy import stats
+
+    return float(stats.norm.ppf(1 - alpha / 2))
+
+
+def _json(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def waitlist_power_result(
+    baseline: PlanningBaseline,
+    *,
+    rate_ratio: float = LOUISVILLE_RATE_RATIO,
+    n_officers: int | None = None,
+    n_months: int | None = None,
+    n_simulations: int = 200,
+    seed: int = 0,
+):
+    """(PowerResult, sample-size table) of a wait-list trial planned on a department without
+    one: the simulated power and detectable rate ratio of :func:`waitlist_power` (force per
+    officer-month served, with the roster's turnover), the analytic ones of analysis/power.py
+    with one unit of exposure per officer-month."""
+    from analysis.power import (
+        PowerResult,
+        analytic_mde,
+        analytic_power,
+        analytic_std_error,
+        given_baseline,
+        sample_size_table,
+    )
+
+    if baseline.rate_per_officer_month <= 0:
+        raise ValueError("no force reports in the baseline window: no rate to plan a trial on")
+    n_officers = max(4, int(n_officers or baseline.n_officers))
+    n_months = int(n_months or baseline.window_months)
+    analytic = given_baseline(
+        baseline.rate_per_officer_month,
+        dispersion=baseline.dispersion,
+        calls_per_officer_month=1.0,
+        calls_officer_shape=math.inf,
+        n_officers=n_officers,
+        n_months=n_months,
+    )
+    grid = sorted({*RATIO_GRID, float(rate_ratio)})
+    curve = waitlist_power(
+        baseline,
+        grid,
+        n_officers=n_officers,
+        n_months=n_months,
+        n_simulations=n_simulations,
+        seed=seed,
+    )
+    asked = curve[np.isclose(curve["rate_ratio"], rate_ratio)].iloc[0]
+    result = PowerResult(
+        outcome="force_reports",
+        baseline_rate=baseline.rate_per_officer_month,
+        baseline_rate_per_call=math.nan,
+        dispersion=baseline.dispersion,
+        n_officers=n_officers,
+        n_months=n_months,
+        rate_ratio=float(rate_ratio),
+        power=float(asked["power"]),
+        power_mc_error=float(asked["power_mc_error"]),
+        mde_rate_ratio=detectable_rate_ratio(curve),
+        power_analytic=analytic_power(analytic, rate_ratio, n_officers, n_months),
+        mde_rate_ratio_analytic=analytic_mde(analytic, n_officers, n_months),
+        std_error_log_analytic=analytic_std_error(analytic, rate_ratio, n_officers, n_months),
+        n_simulations=int(n_simulations),
+        seed=int(seed),
+        notes=(
+            "no trial in the warehouse: a wait-list trial planned on the department's last "
+            f"{baseline.window_months} months ({baseline.n_officers} officers serving, "
+            f"{baseline.n_reports} force reports)",
+            "simulation through the Poisson difference-in-differences of force per "
+            "officer-month served (month effects, officer-clustered SE)",
+            f"turnover: {baseline.turnover_source}",
+        ),
+    )
+    return result, sample_size_table(analytic, n_officers=n_officers, n_months=n_months)
