@@ -21,7 +21,8 @@ CONTRACT_CODES = {
 def latest_version(evaluator, *keys):
     """True for the latest version of a raw row per key: raw tables are append-only, so a
     corrected record arrives in a later batch (or further down the same file). Use as
-    ``QUALIFY @latest_version(key, ...)``. A further condition (say, the interval) that must pick
+    ``QUALIFY @latest_version(key, ...)``. Rows of a superseded batch (a file loaded again
+    under a changed mapping) are left out. A further condition (say, the interval) that must pick
     among latest versions, not the other way round, goes in a later CTE's WHERE: SQLGlot rewrites
     QUALIFY for Spark as a subquery, and a qualified column next to the window breaks there."""
     rank = exp.Window(
@@ -34,7 +35,14 @@ def latest_version(evaluator, *keys):
             ]
         ),
     )
-    return exp.EQ(this=rank, expression=exp.Literal.number(1))
+    latest = exp.EQ(this=rank, expression=exp.Literal.number(1))
+    # a file loaded again (a changed mapping) supersedes its earlier load: raw keeps that
+    # load's rows, staging reads only the latest load of each file
+    superseded = exp.maybe_parse(
+        "select batch_id from raw._batches where superseded_by is not null", dialect="duckdb"
+    )
+    live = exp.Not(this=exp.In(this=exp.column("_batch_id"), query=exp.Subquery(this=superseded)))
+    return exp.and_(latest, live)
 
 
 @macro()

@@ -284,7 +284,9 @@ def _earliest_affected_month(context, changed: list[str], built: dict[str, str])
         rows = context.engine_adapter.fetchall(
             f"select min(t.{time_column}) from raw.{dated_by} as t inner join "
             f"(select distinct {touched} from raw.{name} "
-            f"where _batch_id > {_built_batch(built, name)}) as n on {same_key}"
+            f"where _batch_id > {_built_batch(built, name)} or _batch_id in (select batch_id "
+            f"from raw._batches where superseded_by > {_built_batch(built, name)})) "
+            f"as n on {same_key}"
         )
         if rows and rows[0][0] is not None:
             months.append(dt.date(rows[0][0].year, rows[0][0].month, 1))

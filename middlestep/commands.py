@@ -20,7 +20,7 @@ from middlestep.provenance import provenance, synthetic_truth
 from middlestep.snapshot import gated_snapshot
 from middlestep.warehouse import Home, connect, project_root, writer_lock
 from middlestep.warehouse.builds import BuildIdentity, latest_build, record_build
-from middlestep.warehouse.readers import rejects_summary
+from middlestep.warehouse.readers import rejects_summary, unknown_appointments
 from middlestep.warehouse.runlog import log_run
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,22 @@ def analyze(
 ) -> trial.Analysis:
     """The gated build's effect estimates for one department (middlestep/trial.py)."""
     snapshot = gated_snapshot(home, department, allow_ungated=allow_ungated)
-    return trial.analyze(home, snapshot, include_unreliable=include_unreliable, settings=settings)
+    analysis = trial.analyze(
+        home, snapshot, include_unreliable=include_unreliable, settings=settings
+    )
+    analysis.notes += _data_notes(home, analysis.department_id)
+    return analysis
+
+
+def _data_notes(home: Home, department_id: str) -> list[str]:
+    """What the data means that the estimates rest on: officers whose appointment the export
+    does not give are active from their first to their last record (middlestep/contract.py)."""
+    from middlestep.contract import UNKNOWN_APPOINTMENT
+
+    unknown, officers = unknown_appointments(home, department_id)
+    if not unknown:
+        return []
+    return [f"{unknown} of {officers} officers: {UNKNOWN_APPOINTMENT}"]
 
 
 def power(home: Home | None, department: str | None = None, **options: Any):
@@ -204,6 +219,7 @@ def report(
     analysis = trial.analyze(
         home, snapshot, include_unreliable=include_unreliable, settings=settings
     )
+    analysis.notes += _data_notes(home, analysis.department_id)
     context = ReportContext(
         department_id=analysis.department_id,
         title=(

@@ -36,6 +36,10 @@ class Field:
     # optional in the contract, but a mapping that maps it must give every row a valid value
     # (a blank arm would silently take a randomized officer out of the ITT arms)
     required_when_mapped: bool = False
+    # what a NULL means when the export does not know the value: a mapping may then declare the
+    # field unknown (`{unknown: true}`, or `allow_unknown: true` for a column with empty cells)
+    # instead of inventing one; the models read the NULL as this sentence says
+    unknown_means: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,11 @@ BATCH_COLUMNS: tuple[Field, ...] = (
     Field("_source_line", INTEGER, required=True),
 )
 
+UNKNOWN_APPOINTMENT = (
+    "the export does not give the appointment date: the officer counts as active from the first "
+    "to the last month of their records (the roster's first/last seen dates, force reports, "
+    "complaints, calls and videos), or to their separation date where it is known"
+)
 SEXES = ("female", "male", "other", "unknown")
 RACES = ("asian", "black", "hispanic", "white", "other", "unknown")
 ARMS = ("treatment", "control")
@@ -106,13 +115,17 @@ RAW_TABLES: dict[str, Table] = {
             keeps_rows_with_bad_optional=True,
             fields=(
                 Field("officer_id", TEXT, required=True),
-                Field("appointed_on", DATE, required=True),
+                Field("appointed_on", DATE, required=True, unknown_means=UNKNOWN_APPOINTMENT),
                 Field("separated_on", DATE),
                 Field("birth_year", INTEGER, minimum=1900, maximum=2015),
                 Field("sex", TEXT, codes=SEXES),
                 Field("race", TEXT, codes=RACES),
                 Field("rank", TEXT),
                 Field("unit", TEXT),
+                # the first and last date the export shows the officer (a roster derived from
+                # an event file): with an unknown appointment, the officer's active span
+                Field("first_seen_on", DATE),
+                Field("last_seen_on", DATE),
             ),
         ),
         Table(
@@ -224,6 +237,9 @@ RAW_TABLES: dict[str, Table] = {
                 Field("is_subject_injured", BOOLEAN),
                 Field("is_officer_injured", BOOLEAN),
                 Field("subject_key", TEXT, is_civilian_identifier=True),
+                # civilians subject to this officer's force in the report (an export with one
+                # row per subject, aggregated to one report per incident x officer)
+                Field("subject_count", INTEGER, minimum=0),
             ),
         ),
         Table(

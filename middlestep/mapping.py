@@ -7,6 +7,8 @@ up front, so a typo in a mapping is an error naming the mapping file, not a sile
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,13 @@ DEFAULT_NULL_VALUES = ("", "NA", "N/A", "NULL")
 # whose roster reaches further back sets `earliest_date` in its mapping
 DEFAULT_EARLIEST_DATE = dt.date(1950, 1, 1)
 NAME_PATTERN = re.compile(r"[a-z0-9_]+")
+# what ingest does with lines repeating a key within a file (docs/contracts.md, section 1)
+REPEATED_KEYS = ("reject", "first", "last", "aggregate")
+# how `repeated_keys: aggregate` folds a field over the lines of one key
+# (count_lines: the number of lines of the key, e.g. one per subject; it reads no column)
+AGGREGATES = (
+    "first", "last", "min", "max", "sum", "count", "count_distinct", "count_lines", "any", "all",
+)  # fmt: skip
 
 
 class MappingError(ValueError):
@@ -34,11 +43,15 @@ class FieldMapping:
     field: str
     column: str | None = None  # source column; None for a constant
     constant: Any = None
-    format: str | None = None
+    # strptime format for DATE/TIMESTAMP; several: the first that parses the value
+    format: str | tuple[str, ...] | None = None
     values: dict[str, Any] | None = None
     # several source columns joined into one text value (a composite id), in this order
     columns: tuple[str, ...] | None = None
     separator: str = "|"
+    aggregate: str = "first"  # over the lines of one key, with `repeated_keys: aggregate`
+    # the value may be unknown (NULL): an empty cell, or no column at all ({unknown: true})
+    allow_unknown: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,11 @@ class TableMapping:
     delimiter: str
     null_values: tuple[str, ...]
     fields: tuple[FieldMapping, ...]
+    extra_header_rows: int = 0  # csv: lines after the header that are not data (a 2nd header)
+    repeated_keys: str = "reject"  # reject | first | last | aggregate (REPEATED_KEYS)
+    # sha256 of the table's mapping section and the department settings that parse it: a batch
+    # is a file's content under one mapping, so a changed mapping loads the same file again
+    mapping_sha256: str = ""
 
     @property
     def source_columns(self) -> tuple[str, ...]:
@@ -106,8 +124,11 @@ def parse_mapping(document: dict, path: Path | None = None) -> DepartmentMapping
         raise MappingError(f"{where}: department_id {department_id!r} must match [a-z0-9_]+")
     null_values = tuple(str(v) for v in document.get("null_values", DEFAULT_NULL_VALUES))
     study = document.get("study") or {}
+    parse_settings = {
+        key: document.get(key) for key in ("timezone", "null_values", "earliest_date")
+    }
     tables = tuple(
-        _parse_table(name, spec or {}, null_values, where)
+        _parse_table(name, spec or {}, null_values, where, parse_settings)
         for name, spec in document["tables"].items()
     )
     return DepartmentMapping(
@@ -129,7 +150,14 @@ def _as_date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(str(value))
 
 
-def _parse_table(name: str, spec: dict, null_values: tuple[str, ...], where: str) -> TableMapping:
+def _mapping_sha256(spec: dict, parse_settings: dict) -> str:
+    text = json.dumps({"table": spec, **parse_settings}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _parse_table(
+    name: str, spec: dict, null_values: tuple[str, ...], where: str, parse_settings: dict
+) -> TableMapping:
     if name not in RAW_TABLES:
         raise MappingError(f"{where}: unknown table '{name}' (known: {', '.join(RAW_TABLES)})")
     contract = RAW_TABLES[name]
@@ -139,23 +167,80 @@ def _parse_table(name: str, spec: dict, null_values: tuple[str, ...], where: str
     for field_name, source in (spec.get("columns") or {}).items():
         if field_name not in contract.field_names:
             raise MappingError(f"{where}: table '{name}' has no canonical field '{field_name}'")
-        fields.append(_parse_field(field_name, source, f"{where}: {name}.{field_name}"))
+        field_where = f"{where}: {name}.{field_name}"
+        parsed = _parse_field(field_name, source, field_where)
+        if parsed.allow_unknown and contract.field(field_name).unknown_means is None:
+            raise MappingError(
+                f"{field_where}: the contract gives no meaning to an unknown {field_name}: "
+                "map a column that holds it"
+            )
+        fields.append(parsed)
     mapped = {f.field for f in fields}
     missing = [f.name for f in contract.fields if f.required and f.name not in mapped]
     if missing:
-        raise MappingError(f"{where}: table '{name}' does not map required {', '.join(missing)}")
-    file_name = _file_pattern(str(spec["file"]), f"{where}: table '{name}'")
-    _check_civilian_fields(contract, fields, f"{where}: table '{name}'")
+        unknowable = [m for m in missing if contract.field(m).unknown_means]
+        hint = (
+            f" (if the export does not have it: `{unknowable[0]}: {{unknown: true}}`)"
+            if unknowable
+            else ""
+        )
+        raise MappingError(
+            f"{where}: table '{name}' does not map required {', '.join(missing)}{hint}"
+        )
+    table_where = f"{where}: table '{name}'"
+    file_name = _file_pattern(str(spec["file"]), table_where)
+    _check_civilian_fields(contract, fields, table_where)
     default_format = "parquet" if file_name.endswith(".parquet") else "csv"
+    file_format = str(spec.get("format", default_format))
+    repeated_keys = str(spec.get("repeated_keys", "reject"))
+    if repeated_keys not in REPEATED_KEYS:
+        raise MappingError(
+            f"{table_where}: repeated_keys {repeated_keys!r} (one of {', '.join(REPEATED_KEYS)})"
+        )
+    _check_aggregates(contract, fields, repeated_keys, table_where)
+    extra_header_rows = spec.get("extra_header_rows", 0)
+    if (
+        not isinstance(extra_header_rows, int)
+        or isinstance(extra_header_rows, bool)
+        or (extra_header_rows < 0 or (extra_header_rows and file_format != "csv"))
+    ):
+        raise MappingError(
+            f"{table_where}: extra_header_rows takes a whole number of lines, for a csv file"
+        )
     return TableMapping(
         table=name,
         file=file_name,
-        format=str(spec.get("format", default_format)),
+        format=file_format,
         encoding=str(spec.get("encoding", "utf-8")),
         delimiter=str(spec.get("delimiter", ",")),
         null_values=tuple(str(v) for v in spec.get("null_values", null_values)),
         fields=tuple(fields),
+        extra_header_rows=extra_header_rows,
+        repeated_keys=repeated_keys,
+        mapping_sha256=_mapping_sha256(spec, parse_settings),
     )
+
+
+def _check_aggregates(contract, fields: list[FieldMapping], repeated_keys: str, where: str):
+    """`aggregate` only under `repeated_keys: aggregate`, never on a key field; a count is an
+    INTEGER field's."""
+    for mapped in fields:
+        if mapped.aggregate == "first":
+            continue
+        if repeated_keys != "aggregate":
+            raise MappingError(
+                f"{where}: {mapped.field} has aggregate {mapped.aggregate}, which needs "
+                "`repeated_keys: aggregate` on the table"
+            )
+        if mapped.field in contract.key:
+            raise MappingError(f"{where}: {mapped.field} is part of the key: it is not aggregated")
+        kind = contract.field(mapped.field).type
+        if mapped.aggregate in ("count", "count_distinct", "count_lines") and kind != "INTEGER":
+            raise MappingError(f"{where}: {mapped.field} is {kind}: a count needs an INTEGER field")
+        if mapped.aggregate in ("any", "all") and kind != "BOOLEAN":
+            raise MappingError(f"{where}: {mapped.field} is {kind}: any/all need a yes/no field")
+        if mapped.aggregate == "sum" and kind not in ("INTEGER", "DOUBLE"):
+            raise MappingError(f"{where}: {mapped.field} is {kind}: sum needs a number field")
 
 
 def _parse_field(name: str, source: Any, where: str) -> FieldMapping:
@@ -163,22 +248,36 @@ def _parse_field(name: str, source: Any, where: str) -> FieldMapping:
         return FieldMapping(field=name, column=source)
     if not isinstance(source, dict):
         raise MappingError(f"{where}: expected a column name or a mapping, got {source!r}")
+    aggregate = str(source.get("aggregate", "first"))
+    if aggregate not in AGGREGATES:
+        raise MappingError(f"{where}: aggregate {aggregate!r} (one of {', '.join(AGGREGATES)})")
+    allow_unknown = source.get("allow_unknown", False) is True
+    if aggregate == "count_lines":
+        if set(source) != {"aggregate"}:
+            raise MappingError(f"{where}: `{{aggregate: count_lines}}` reads no column")
+        return FieldMapping(field=name, aggregate=aggregate)
+    if source.get("unknown") is not None:
+        if source.get("unknown") is not True or set(source) != {"unknown"}:
+            raise MappingError(f"{where}: write `{{unknown: true}}` alone for a value not exported")
+        return FieldMapping(field=name, allow_unknown=True)
     if "value" in source:
         return FieldMapping(field=name, constant=source["value"])
     if "columns" in source:
         columns = source["columns"]
         if not isinstance(columns, list) or not columns:
             raise MappingError(f"{where}: 'columns' needs a list of source columns")
-        extra = sorted(set(source) - {"columns", "separator"})
+        extra = sorted(set(source) - {"columns", "separator", "aggregate", "format"})
         if extra:
             raise MappingError(f"{where}: 'columns' joins text; it takes no {', '.join(extra)}")
         return FieldMapping(
             field=name,
             columns=tuple(str(c) for c in columns),
             separator=str(source.get("separator", "|")),
+            aggregate=aggregate,
+            format=_parse_format(source.get("format"), where),
         )
     if "column" not in source:
-        raise MappingError(f"{where}: needs 'column', 'columns' or 'value'")
+        raise MappingError(f"{where}: needs 'column', 'columns', 'value' or 'unknown'")
     values = source.get("values")
     if values and any(isinstance(code, bool) for code in values):
         # YAML reads unquoted yes/no/on/off as booleans, not as the department's codes
@@ -186,9 +285,19 @@ def _parse_field(name: str, source: Any, where: str) -> FieldMapping:
     return FieldMapping(
         field=name,
         column=str(source["column"]),
-        format=source.get("format"),
+        format=_parse_format(source.get("format"), where),
         values={str(k): v for k, v in values.items()} if values else None,
+        aggregate=aggregate,
+        allow_unknown=allow_unknown,
     )
+
+
+def _parse_format(value: Any, where: str) -> str | tuple[str, ...] | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise MappingError(f"{where}: format takes a strptime format or a list of them")
 
 
 def _file_pattern(pattern: str, where: str) -> str:
@@ -213,10 +322,12 @@ def _check_civilian_fields(contract, fields: list[FieldMapping], where: str) -> 
                 f"{where}: {mapped.field} is a civilian identifier: map it from one column, "
                 "without values, format or columns"
             )
+        # a count of the (hashed) identifiers reveals none of them
         others = [
             other.field
             for other in fields
             if other is not mapped
+            and other.aggregate not in ("count", "count_distinct")
             and mapped.column in ((other.column,) + tuple(other.columns or ()))
         ]
         if others:

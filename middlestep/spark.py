@@ -41,8 +41,9 @@ LOCAL_MASTER = "local[2]"
 MASTER_ENV = "MIDDLESTEP_SPARK_MASTER"
 DIR_ENV = "MIDDLESTEP_SPARK_DIR"
 WAREHOUSE_ENV = "MIDDLESTEP_WAREHOUSE"
-# the raw tables the models and audits read (the batch and reject tables stay in DuckDB)
-RAW_TABLE_NAMES = (*RAW_TABLES, "departments")
+# the raw tables the models and audits read (the reject tables stay in DuckDB; the batches go
+# too: staging leaves out the rows of superseded batches)
+RAW_TABLE_NAMES = (*RAW_TABLES, "departments", "_batches")
 FLOAT_DIGITS = 9  # significant digits a double keeps in a checksum (sums add in any order)
 
 

@@ -93,10 +93,10 @@ def batch_checks(facts: WarehouseFacts, max_reject_share: float) -> list[CheckRe
 
     checks += _loaded_rows_checks(facts)
 
+    # a file loaded again (a changed mapping) counts once: its latest load
     per_table = (
-        batches.groupby(["department_id", "table_name"], dropna=False)[
-            ["rows_read", "rows_rejected"]
-        ]
+        batches[batches["superseded_by"].isna()]
+        .groupby(["department_id", "table_name"], dropna=False)[["rows_read", "rows_rejected"]]
         .sum()
         .reset_index()
     )
@@ -135,7 +135,9 @@ def _loaded_rows_checks(facts: WarehouseFacts) -> list[CheckResult]:
     checks: list[CheckResult] = []
     merged = batches.merge(held, on=["table_name", "batch_id"], how="left")
     merged["n_rows"] = pd.to_numeric(merged["n_rows"]).fillna(0).astype(int)
-    for row in merged[merged["n_rows"] != merged["rows_loaded"]].itertuples(index=False):
+    # lines of one key folded into one row (a mapping's repeated_keys policy) are stored once
+    stored = merged["rows_loaded"] - merged["rows_merged"]
+    for row in merged[merged["n_rows"] != stored].itertuples(index=False):
         where = (
             f"raw.{row.table_name} holds {row.n_rows}"
             if row.table_name in facts.raw_rows
@@ -149,7 +151,7 @@ def _loaded_rows_checks(facts: WarehouseFacts) -> list[CheckResult]:
                 column="rows_loaded",
                 observed=(
                     f"batch {row.batch_id} ({row.table_name}, {row.source_file}) says "
-                    f"{row.rows_loaded} rows loaded, {where}"
+                    f"{row.rows_loaded - row.rows_merged} rows stored, {where}"
                 ),
                 why=why,
             )

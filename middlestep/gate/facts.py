@@ -67,7 +67,8 @@ def read_warehouse(
         batches = (
             con.execute(
                 "select batch_id, department_id, table_name, source_file, rows_read, "
-                "rows_loaded, rows_rejected from raw._batches order by batch_id"
+                "rows_loaded, rows_rejected, coalesce(rows_merged, 0) as rows_merged, "
+                "superseded_by from raw._batches order by batch_id"
             ).df()
             if ("raw", "_batches") in existing
             else None

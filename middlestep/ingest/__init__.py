@@ -52,13 +52,16 @@ class FileResult:
     table: str
     source_file: str
     file_sha256: str
-    status: str  # loaded | already_loaded | failed (unreadable: one reject names the reason)
+    # loaded | already_loaded | failed (unreadable: one reject names the reason) | rejected
+    # (every row rejected: recorded with its rejects, but not as loaded, so a fix loads it)
+    status: str
     batch_id: int | None = None
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
     top_reasons: tuple[tuple[str, int], ...] = ()
     cells_nulled: int = 0  # optional cells with a bad value, nulled (raw._warnings)
+    rows_merged: int = 0  # lines folded into another line's row (repeated_keys policy)
 
 
 @dataclass
@@ -81,22 +84,38 @@ class IngestSummary:
 
     @property
     def files_failed(self) -> int:
-        return sum(1 for f in self.files if f.status == "failed")
+        """Unreadable files and files whose every row was rejected."""
+        return sum(1 for f in self.files if f.status in ("failed", "rejected"))
 
     def lines(self) -> list[str]:
         out = []
         for result in self.files:
             if result.status == "already_loaded":
-                out.append(f"{result.source_file}: already loaded (same sha256), skipped")
+                out.append(
+                    f"{result.table}: {result.source_file} already loaded with this mapping "
+                    "(same sha256), skipped"
+                )
                 continue
             if result.status == "failed":
                 reason = result.top_reasons[0][0] if result.top_reasons else "unreadable"
                 out.append(f"{result.source_file} -> raw.{result.table}: FAILED: {reason}")
                 continue
             nulled = f", {result.cells_nulled} cells nulled" if result.cells_nulled else ""
+            merged = (
+                f" into {result.rows_loaded - result.rows_merged} rows"
+                if result.rows_merged
+                else ""
+            )
+            every = (
+                " (FAILED: every row rejected; not recorded as loaded: fix the mapping or the "
+                "file and ingest again)"
+                if result.status == "rejected"
+                else ""
+            )
             out.append(
                 f"{result.source_file} -> raw.{result.table}: read {result.rows_read}, "
-                f"loaded {result.rows_loaded}, rejected {result.rows_rejected}{nulled}"
+                f"loaded {result.rows_loaded}{merged}, rejected {result.rows_rejected}"
+                f"{nulled}{every}"
             )
             out += [f"    {count} x {reason}" for reason, count in result.top_reasons]
         out += [f"warning: {warning}" for warning in self.warnings]
@@ -259,13 +278,18 @@ def _ingest_file(
     except OSError as error:
         return unit.failed(None, f"the file cannot be read ({error.strerror or error})")
     sha256 = hashlib.sha256(data).hexdigest()
+    # the same content under the same mapping (NULL: recorded before mappings were) is loaded;
+    # a file whose every row was rejected, or a changed mapping, loads again
     already = connection.execute(
         "select batch_id from raw._batches where department_id = ? and table_name = ? "
-        "and file_sha256 = ?",
-        [mapping.department_id, table.name, sha256],
+        "and file_sha256 = ? and superseded_by is null and coalesce(status, 'loaded') "
+        "in ('loaded', 'failed') and coalesce(mapping_sha256, ?) = ?",
+        [mapping.department_id, table.name, sha256]
+        + [table_mapping.mapping_sha256, table_mapping.mapping_sha256],
     ).fetchone()
     if already:
         return FileResult(table.name, source_file, sha256, "already_loaded", already[0])
+    unit.mapping_sha256 = table_mapping.mapping_sha256
     hasher = (lambda values: civilian_key.hash_values(key, values)) if key is not None else None
     try:
         staged = stage_bytes(
@@ -293,6 +317,7 @@ class _FileUnit:
     table: Table
     department_id: str
     source_file: str
+    mapping_sha256: str = ""
 
     def _transaction(self, work):
         self.connection.execute("begin transaction")
@@ -312,13 +337,23 @@ class _FileUnit:
             "select coalesce(max(batch_id), 0) + 1 from raw._batches"
         ).fetchone()[0]
 
-    def _record_batch(self, batch_id, sha256, read, loaded, rejected) -> None:
+    def _record_batch(
+        self, batch_id, sha256, read, loaded, rejected, status="loaded", merged=0
+    ) -> None:
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         self.connection.execute(
-            "insert into raw._batches values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into raw._batches (batch_id, department_id, table_name, source_file, "
+            "file_sha256, rows_read, rows_loaded, rows_rejected, loaded_at, mapping_sha256, "
+            "status, rows_merged) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [batch_id, self.department_id, self.table.name, self.source_file, sha256]
-            + [read, loaded, rejected, now],
+            + [read, loaded, rejected, now, self.mapping_sha256, status, merged],
         )
+        if sha256 is not None:  # earlier loads of the same content: superseded, kept in raw
+            self.connection.execute(
+                "update raw._batches set superseded_by = ? where department_id = ? and "
+                "table_name = ? and file_sha256 = ? and batch_id < ? and superseded_by is null",
+                [batch_id, self.department_id, self.table.name, sha256, batch_id],
+            )
 
     def failed(self, sha256: str | None, reason: str) -> FileResult:
         """The file as one unreadable record: one reject (line 1, the reason), nothing loaded.
@@ -329,7 +364,7 @@ class _FileUnit:
             batch_id = self._next_batch_id()
             problem = LineProblem(1, None, f"file: {reason}")
             _insert_line_problems(self, batch_id, [problem])
-            self._record_batch(batch_id, sha256, 1, 0, 1)
+            self._record_batch(batch_id, sha256, 1, 0, 1, status="failed")
             return batch_id
 
         batch_id = self._transaction(work)
@@ -349,22 +384,27 @@ class _FileUnit:
                 table, table_mapping, mapping, staged.names, connection, as_of
             )
             connection.execute(f"create or replace temp table checked_rows as {sql}")
-            loaded = _insert_loaded(connection, table, table_mapping, self.department_id, batch_id)
+            loaded, stored = _insert_loaded(
+                connection, table, table_mapping, self.department_id, batch_id
+            )
             _insert_rejects(self, table_mapping, batch_id)
             _insert_line_problems(self, batch_id, list(staged.problems))
             nulled = _insert_warnings(self, table_mapping, batch_id)
             nulled += _insert_nulled_cells(self, table_mapping, batch_id, staged.nulled)
             rows_read = staged.cells.num_rows + len(staged.problems)
             rejected = rows_read - loaded
-            self._record_batch(batch_id, sha256, rows_read, loaded, rejected)
+            status = "rejected" if rows_read and not loaded else "loaded"
+            merged = loaded - stored
+            self._record_batch(batch_id, sha256, rows_read, loaded, rejected, status, merged)
             top_reasons = connection.execute(
                 "select reason, count(*) from raw._rejects where batch_id = ? "
                 "group by reason order by 2 desc, 1 limit 5",
                 [batch_id],
             ).fetchall()
             return FileResult(
-                table.name, self.source_file, sha256, "loaded", batch_id, rows_read, loaded,
+                table.name, self.source_file, sha256, status, batch_id, rows_read, loaded,
                 rejected, tuple((reason, count) for reason, count in top_reasons), nulled,
+                merged,
             )  # fmt: skip
 
         return self._transaction(work)
@@ -383,27 +423,86 @@ def _insert_loaded(
     table_mapping: TableMapping,
     department_id: str,
     batch_id: int,
-) -> int:
+) -> tuple[int, int]:
+    """Insert the lines without a rejecting error; returns (lines loaded, rows stored): with a
+    per-key policy other than reject, the lines of one key become one row."""
     warned = set(checks.warning_names(table, table_mapping))
-    values = []
+    values = {}
     for contract_field in table.fields:
         value = checks.column("v", contract_field.name)
         if contract_field.name in warned:  # a bad optional cell is nulled, the row kept
             value = f"case when {checks.column('e', contract_field.name)} is null then {value} end"
-        values.append(value)
+        values[contract_field.name] = value
     no_error = " and ".join(
         f"{checks.column('e', name)} is null"
         for name in checks.rejecting_names(table, table_mapping)
     )
+    loaded = connection.execute(f"select count(*) from checked_rows where {no_error}").fetchone()[0]
     before = connection.execute(f"select count(*) from raw.{table.name}").fetchone()[0]
     # columns by name: a warehouse created before a contract field was added has it last
     names = ", ".join(identifier(name) for name in columns_with_types(table))
     connection.execute(
-        f"insert into raw.{table.name} ({names}) select {literal(department_id)}, "
-        f"{', '.join(values)}, {batch_id}, _source_line from checked_rows where {no_error} "
-        "order by _source_line"
+        f"insert into raw.{table.name} ({names}) "
+        + _rows_per_key_sql(table, table_mapping, values, no_error, department_id, batch_id)
     )
-    return connection.execute(f"select count(*) from raw.{table.name}").fetchone()[0] - before
+    stored = connection.execute(f"select count(*) from raw.{table.name}").fetchone()[0] - before
+    return loaded, stored
+
+
+def _rows_per_key_sql(
+    table: Table,
+    table_mapping: TableMapping,
+    values: dict[str, str],
+    no_error: str,
+    department_id: str,
+    batch_id: int,
+) -> str:
+    """The SELECT of the rows to store: line for line (repeated keys were rejected), the first
+    or last line of each key, or each key's lines aggregated field by field."""
+    department = literal(department_id)
+    policy = table_mapping.repeated_keys
+    if policy == "reject":
+        return (
+            f"select {department}, {', '.join(values.values())}, {batch_id}, _source_line "
+            f"from checked_rows where {no_error} order by _source_line"
+        )
+    key = ", ".join(checks.column("v", name) for name in table.key)
+    if policy in ("first", "last"):
+        order = "" if policy == "first" else " desc"
+        return (
+            f"select {department}, {', '.join(values.values())}, {batch_id}, _source_line "
+            f"from checked_rows where {no_error} qualify row_number() over "
+            f"(partition by {key} order by _source_line{order}) = 1 order by _source_line"
+        )
+    by_field = {f.field: f for f in table_mapping.fields}
+    folded = []
+    for name, value in values.items():
+        if name in table.key:
+            folded.append(checks.column("v", name))
+            continue
+        how = by_field[name].aggregate if name in by_field else "first"
+        folded.append(_aggregate_sql(how, value))
+    return (
+        f"select {department}, {', '.join(folded)}, {batch_id}, min(_source_line) "
+        f"from checked_rows where {no_error} group by {key} order by min(_source_line)"
+    )
+
+
+def _aggregate_sql(how: str, value: str) -> str:
+    """One field over the lines of a key (mapping.AGGREGATES); first/last keep NULLs."""
+    if how in ("first", "last"):
+        order = "" if how == "first" else " desc"
+        return f"(list({value} order by _source_line{order}))[1]"
+    return {
+        "min": f"min({value})",
+        "max": f"max({value})",
+        "sum": f"sum({value})",
+        "count": f"count({value})",
+        "count_distinct": f"count(distinct {value})",
+        "count_lines": "count(*)",
+        "any": f"bool_or({value})",
+        "all": f"bool_and({value})",
+    }[how]
 
 
 def _problem_rows_sql(unit: _FileUnit, batch_id: int, names: list[str], where: str) -> str:

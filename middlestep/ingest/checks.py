@@ -28,6 +28,7 @@ NUMBER_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
 OFFSET_PATTERN = r".*[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)? ?([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)"
 INTEGER_RANGE = (-(2**31), 2**31 - 1)  # the contract's INTEGER is 32 bits
 ROSTER, KEY = "officer_roster", "key"
+COUNTS = ("count", "count_distinct", "count_lines")  # aggregates whose lines are not typed
 
 
 def column(prefix: str, name: str) -> str:
@@ -50,10 +51,10 @@ def _source_expression(
             for null, cell in zip(is_null, cells, strict=True)
         )
         all_null = " and ".join(is_null)
-        return (
-            f"case when {all_null} then null "
-            f"else concat_ws({literal(field_mapping.separator)}, {parts}) end"
-        )
+        joined = f"concat_ws({literal(field_mapping.separator)}, {parts})"
+        if field_mapping.format:  # a date and a time in two columns: a missing part is no space
+            joined = f"trim({joined})"
+        return f"case when {all_null} then null else {joined} end"
     if field_mapping.column is None:
         return f"cast({literal(field_mapping.constant)} as varchar)"
     cell = f"trim(cast({identifier(names[field_mapping.column])} as varchar))"
@@ -71,7 +72,9 @@ def _mapped_expression(source: str, field_mapping: FieldMapping | None) -> str:
     return f"(case {source} {cases} end)"
 
 
-def _typed_expression(text: str, contract_field: Field, fmt: str | None, timezone: str) -> str:
+def _typed_expression(
+    text: str, contract_field: Field, fmt: str | tuple[str, ...] | None, timezone: str
+) -> str:
     kind = contract_field.type
     if kind == TEXT:
         return text
@@ -97,7 +100,8 @@ def _typed_expression(text: str, contract_field: Field, fmt: str | None, timezon
         )
     local = f"try_cast({text} as timestamp)"
     if fmt:
-        local = f"coalesce(try_strptime({text}, {literal(fmt)}), {local})"
+        parsed = ", ".join(f"try_strptime({text}, {literal(f)})" for f in formats_of(fmt))
+        local = f"coalesce({parsed}, {local})"
     instant = f"try_cast({text} as timestamptz)"  # text with a UTC offset names its instant
     has_offset = f"regexp_full_match({text}, {literal(OFFSET_PATTERN)})"
     if kind == DATE:
@@ -124,6 +128,8 @@ def _error_expression(
     required = contract_field.required or (
         field_mapping is not None and contract_field.required_when_mapped
     )
+    if field_mapping is not None and field_mapping.allow_unknown:
+        required = False  # NULL means what the contract's unknown_means says
     if required:
         checks.append((f"{source} is null", "'required field is empty'"))
     if field_mapping is not None and field_mapping.values:
@@ -139,11 +145,14 @@ def _error_expression(
     }.get(contract_field.type)
     if expected:
         fmt = field_mapping.format if field_mapping else None
-        detail = f" in format {fmt}" if fmt else ""
+        detail = f" in format {' or '.join(formats_of(fmt))}" if fmt else ""
+        hint = ""
+        if contract_field.type in (DATE, TIMESTAMP):
+            hint = f" || {format_hint_sql(mapped, fmt)}"
         checks.append(
             (
                 f"{mapped} is not null and {typed} is null",
-                f"{literal(f'not {expected}{detail}: ')} || {_quoted(source)}",
+                f"{literal(f'not {expected}{detail}: ')} || {_quoted(source)}{hint}",
             )
         )
     if contract_field.codes is not None:
@@ -175,6 +184,39 @@ def _error_expression(
     return f"(case {cases} end)"
 
 
+# the date and time layouts a hint may suggest, most common first: the first that parses the
+# value is the one named (a day above 12 tells day-first from month-first)
+HINT_DATES = (
+    "%m/%d/%Y", "%m/%d/%y", "%d/%m/%Y", "%d/%m/%y", "%Y/%m/%d", "%m-%d-%Y", "%d-%m-%Y",
+    "%d.%m.%Y", "%Y%m%d", "%d-%b-%Y", "%d-%b-%y", "%b %d, %Y", "%Y-%m-%d",
+)  # fmt: skip
+HINT_TIMES = (
+    "", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", "T%H:%M:%S", " %H:%M:%S.%f",
+)  # fmt: skip
+
+
+def formats_of(fmt: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    if not fmt:
+        return ()
+    return (fmt,) if isinstance(fmt, str) else tuple(fmt)
+
+
+def format_hint_sql(text_sql: str, given_format: str | tuple[str, ...] | None) -> str:
+    """SQL text: ' (add format: "...")' with the first layout that parses the value, else ''.
+    With a format given that does not fit, the hint names the layout that does."""
+    candidates = [date + time for time in HINT_TIMES for date in HINT_DATES]
+    cases = " ".join(
+        f"when try_strptime({text_sql}, {literal(candidate)}) is not null then {literal(candidate)}"
+        for candidate in candidates
+        if candidate not in formats_of(given_format)
+    )
+    lead = "the value fits format" if given_format else "add format"
+    return (
+        f"coalesce({literal(f' ({lead}: ' + chr(34))} || (case {cases} end) || "
+        f"{literal(chr(34) + ')')}, '')"
+    )
+
+
 def _quoted(text_sql: str) -> str:
     return f"'''' || coalesce({text_sql}, '') || ''''"
 
@@ -199,13 +241,20 @@ def checked_rows_sql(
         expression = _source_expression(field_mapping, names, table_mapping.null_values)
         source_columns.append(f"{expression} as {source}")
         mapped_columns.append(f"{_mapped_expression(source, field_mapping)} as {mapped}")
-        typed_columns.append(
-            f"{_typed_expression(mapped, contract_field, fmt, mapping.timezone)} as {typed}"
-        )
-        error = _error_expression(source, mapped, typed, contract_field, field_mapping, limits)
+        if field_mapping is not None and field_mapping.aggregate in COUNTS:
+            # a count of a key's lines or values: each line's text is counted, not typed
+            typed_columns.append(f"{mapped} as {typed}")
+            error = "cast(null as varchar)"
+        else:
+            typed_columns.append(
+                f"{_typed_expression(mapped, contract_field, fmt, mapping.timezone)} as {typed}"
+            )
+            error = _error_expression(source, mapped, typed, contract_field, field_mapping, limits)
         error_columns.append(f"{error} as {column('e', name)}")
 
     key = ", ".join(column("v", k) for k in table.key)
+    # a per-key policy other than reject takes repeated keys in (first, last or aggregated)
+    rejects_repeats = table_mapping.repeated_keys == "reject"
     # an optional key field may be NULL: rows equal in every key field (NULL = NULL) duplicate
     key_present = " and ".join(
         f"{column('v', k)} is not null" for k in table.key if table.field(k).required
@@ -228,7 +277,7 @@ def checked_rows_sql(
         checked as (
             select *, {", ".join(error_columns)},
                 {roster_check} as {column("e", ROSTER)},
-                case when {key_present} and row_number() over (
+                case when {str(rejects_repeats).lower()} and {key_present} and row_number() over (
                         partition by {key} order by _source_line) > 1
                     then 'duplicate key within the file (first at line '
                         || min(_source_line) over (partition by {key}) || ')'

@@ -13,6 +13,7 @@ even a temporary table, so no page of the warehouse file can hold one.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import sys
 from collections.abc import Callable
@@ -122,7 +123,7 @@ def _parquet_cells(
         raise FileProblem(f"column {', '.join(duplicated)} appears more than once in the file")
     missing = [c for c in columns if c not in present]
     if missing:
-        reason = f"missing column {', '.join(missing)} (the mapping expects it)"
+        reason = missing_columns_reason(missing, present)
         lines = [LineProblem(line, None, reason) for line in range(1, n_rows + 1)]
         return _empty(columns, names), lines
     try:
@@ -184,7 +185,14 @@ def _csv_cells(
     duplicated = _duplicates(header)
     if duplicated:
         raise FileProblem(f"column {', '.join(duplicated)} appears more than once in the header")
+    for _ in range(table_mapping.extra_header_rows):  # e.g. a second header of other names
+        try:
+            if next(reader, None) is None:
+                break
+        except csv.Error as error:
+            raise FileProblem(f"the header lines cannot be read ({error})") from None
     missing = [c for c in columns if c not in header]
+    missing_reason = missing_columns_reason(missing, header) if missing else None
     positions = [header.index(c) if c in header else -1 for c in columns]
     lines: list[int] = []
     values: list[list[str]] = [[] for _ in columns]
@@ -201,7 +209,7 @@ def _csv_cells(
         if not row:
             continue  # a blank line is not a record
         line = reader.line_num  # the last physical line of the record
-        problem = _line_problem(row, header, missing)
+        problem = _line_problem(row, header, missing_reason)
         if problem is not None:
             problems.append(LineProblem(line, None, problem))
             continue
@@ -228,9 +236,21 @@ def _csv_cells(
     return pa.table(arrays), problems, nulled
 
 
-def _line_problem(row: list[str], header: list[str], missing: list[str]) -> str | None:
+def missing_columns_reason(missing: list[str], present: list[str]) -> str:
+    """`missing column X (the mapping expects it)`, naming a close match (a misspelling)."""
+    close = {
+        name: match[0]
+        for name in missing
+        if (match := difflib.get_close_matches(name, present, n=1, cutoff=0.6))
+    }
+    hints = "; ".join(f"did you mean {close[name]!r} for {name!r}?" for name in close)
+    hints = f"; {hints}" if hints else ""
+    return f"missing column {', '.join(missing)} (the mapping expects it{hints})"
+
+
+def _line_problem(row: list[str], header: list[str], missing: str | None) -> str | None:
     if missing:
-        return f"missing column {', '.join(missing)} (the mapping expects it)"
+        return missing
     if len(row) != len(header):
         return f"expected {len(header)} fields, found {len(row)} (truncated or malformed line)"
     return None

@@ -27,6 +27,21 @@ EVENT_COLUMNS = {
 }
 
 
+# batches whose file was loaded again (a changed mapping): not an input of the marts any more
+SUPERSEDED = "select batch_id from raw._batches where superseded_by is not null"
+
+
+def unknown_appointments(home: Home, department_id: str) -> tuple[int, int]:
+    """(officers whose appointment date the export does not give, officers) of the marts."""
+    with connect(home.warehouse, read_only=True) as connection:
+        unknown, officers = connection.execute(
+            "select count(*) filter (where appointed_on is null), count(*) "
+            "from marts.dim_officers where department_id = ?",
+            [department_id],
+        ).fetchone()
+    return int(unknown), int(officers)
+
+
 def only_department(home: Home) -> str:
     """The one department of the marts; a command must be told which one when there are more."""
     with connect(home.warehouse, read_only=True) as connection:
@@ -49,7 +64,7 @@ def rejects_summary(home: Home) -> pd.DataFrame:
     return _frame(
         home,
         "select table_name, source_file, reason, count(*) as rows from raw._rejects "
-        "group by all order by rows desc",
+        f"where batch_id not in ({SUPERSEDED}) group by all order by rows desc",
     )
 
 
@@ -58,7 +73,7 @@ def input_batches(home: Home) -> pd.DataFrame:
     return _frame(
         home,
         "select source_file, table_name, file_sha256, rows_read, rows_loaded, rows_rejected "
-        "from raw._batches order by batch_id",
+        "from raw._batches where superseded_by is null order by batch_id",
     )
 
 

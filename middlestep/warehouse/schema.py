@@ -24,6 +24,16 @@ BATCHES_COLUMNS = {
     "rows_loaded": "BIGINT",
     "rows_rejected": "BIGINT",
     "loaded_at": "TIMESTAMP",
+    # sha256 of the table's mapping section the file was loaded with (NULL: loaded before
+    # mappings were recorded); a changed mapping loads the same file again
+    "mapping_sha256": "TEXT",
+    "status": "TEXT",  # loaded | failed (unreadable) | rejected (every row rejected)
+    # lines folded into another line's row by the table's per-key policy (first/last/aggregate):
+    # the raw table holds rows_loaded - rows_merged rows of the batch
+    "rows_merged": "BIGINT",
+    # the batch that loaded the same file again (a changed mapping, or after every row was
+    # rejected): its rows stay in raw, staging leaves them out (macros/common.py)
+    "superseded_by": "INTEGER",
 }
 REJECTS_COLUMNS = {
     "batch_id": "INTEGER",
@@ -55,6 +65,10 @@ def init_warehouse(connection: duckdb.DuckDBPyConnection) -> None:
             )
     connection.execute(_create_table_sql("raw.departments", RAW_DEPARTMENTS_COLUMNS))
     connection.execute(_create_table_sql("raw._batches", BATCHES_COLUMNS))
+    for column, column_type in BATCHES_COLUMNS.items():  # a warehouse of an earlier version
+        connection.execute(
+            f'alter table raw._batches add column if not exists "{column}" {column_type}'
+        )
     connection.execute(_create_table_sql("raw._rejects", REJECTS_COLUMNS))
     # optional cells with a bad value that ingest nulled (the row itself was loaded)
     connection.execute(_create_table_sql("raw._warnings", REJECTS_COLUMNS))

@@ -28,7 +28,7 @@ MODEL (
         age_at_assignment = 'age at assignment'
     ),
     audits (
-        not_null(columns := (department_id, officer_id, appointed_on, has_completed_training, training_hours)),
+        not_null(columns := (department_id, officer_id, has_completed_training, training_hours)),
         unique_combination_of_columns(columns := (department_id, officer_id)),
         accepted_values("column" := arm, is_in := @contract_codes(trial_assignments.arm)),
         accepted_values("column" := sex, is_in := @contract_codes(officers.sex)),

@@ -25,6 +25,7 @@ SELECT
     is_subject_injured::BOOLEAN AS is_subject_injured,
     is_officer_injured::BOOLEAN AS is_officer_injured,
     subject_key::TEXT AS subject_key,
+    subject_count::INT AS subject_count,
     _batch_id::INT AS batch_id
 FROM raw.force_reports
 QUALIFY
