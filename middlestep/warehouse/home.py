@@ -24,6 +24,7 @@ def project_root() -> Path:
     chosen = os.environ.get(PROJECT_ENV)
     return Path(chosen).expanduser().resolve() if chosen else PROJECT_ROOT
 
+
 # DuckDB's memory cap for every connection (its syntax: "1GB", "512MB", "40%"): past it DuckDB
 # spills sorts, joins and aggregates to the temp directory beside the warehouse, so a step's
 # memory stays flat as the department grows (DuckDB's own default is 80% of the machine)
