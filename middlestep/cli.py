@@ -7,10 +7,13 @@ job and `status`: `middlestep.nightly`; `demo`: `middlestep.demo`, the layer abo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 
@@ -39,9 +42,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("demo", "run"):  # middlestep's own progress, not every library's INFO
         logging.getLogger("middlestep").setLevel(logging.INFO)
         logging.getLogger("analysis").setLevel(logging.INFO)
-    if args.project is not None:  # the SQLMesh project of build, run and sqlmesh
-        os.environ[PROJECT_ENV] = str(args.project.expanduser().resolve())
     home = Home.resolve(args.home)
+    with _project(args.project):
+        return _run(args, home)
+
+
+@contextlib.contextmanager
+def _project(project: Path | None) -> Iterator[None]:
+    """--project: the SQLMesh project of build, run and sqlmesh, for this command only (main
+    is also called in-process, by tests and scripts)."""
+    previous = os.environ.get(PROJECT_ENV)
+    if project is not None:
+        os.environ[PROJECT_ENV] = str(project.expanduser().resolve())
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(PROJECT_ENV, None)
+        else:
+            os.environ[PROJECT_ENV] = previous
+
+
+def _run(args: argparse.Namespace, home: Home) -> int:
     try:
         reading = args.command in READERS or getattr(args, "plan_action", None) == "show"
         if reading:  # read-only: wait for (or refuse during) a write
@@ -105,7 +127,8 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         _print(args, {"out": out, "drops": args.drops, "truth": out / "truth.json"}, text)
         return 0
     if args.command == "ingest":
-        summary = commands.ingest(home, args.export_dir, args.department, wait_s=args.wait)
+        with progress.status(f"ingesting {args.export_dir}"):
+            summary = commands.ingest(home, args.export_dir, args.department, wait_s=args.wait)
         failed = f"; {summary.files_failed} files FAILED" if summary.files_failed else ""
         text = "\n".join(summary.lines()) + (
             f"\ningest {args.department}: read {summary.rows_read}, loaded "
