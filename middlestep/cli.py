@@ -1,7 +1,8 @@
 """The `middlestep` command: one subcommand per step of the commands.
 
-Commands are thin: they parse arguments, call one function of `middlestep.commands` (the nightly
-job and `status`: `middlestep.nightly`; `demo`: `middlestep.demo`, the layer above it), print.
+Commands are thin: they parse arguments (middlestep/cli_parser.py), call one function of
+`middlestep.commands` (the nightly job and `status`: `middlestep.nightly`; `demo`:
+`middlestep.demo`, the layer above it), print: text, or JSON with `--json`.
 """
 
 from __future__ import annotations
@@ -183,22 +184,27 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
     if args.command == "rollout":
         if args.event_time is not None and args.estimand != "eventstudy":
             raise PipelineError("--event-time needs --estimand eventstudy")
-        result = commands.rollout(
-            home,
-            args.department,
-            outcome=args.outcome,
-            estimand=args.estimand,
-            estimator=args.estimator,
-            sample=args.sample,
-            event_time=args.event_time,
-            permutations=args.permutations,
-            seed=args.seed,
-            rng=args.rng,
-            allow_ungated=args.allow_ungated,
-        )
+        with progress.status(f"estimating ({args.permutations} randomization draws)"):
+            result = _rollout(args, home)
         _print(args, result.to_dict(), result.text())
         return 0
     raise AssertionError(args.command)
+
+
+def _rollout(args: argparse.Namespace, home: Home):
+    return commands.rollout(
+        home,
+        args.department,
+        outcome=args.outcome,
+        estimand=args.estimand,
+        estimator=args.estimator,
+        sample=args.sample,
+        event_time=args.event_time,
+        permutations=args.permutations,
+        seed=args.seed,
+        rng=args.rng,
+        allow_ungated=args.allow_ungated,
+    )
 
 
 def _report(args: argparse.Namespace, home: Home) -> int:
