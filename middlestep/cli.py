@@ -1,16 +1,20 @@
 """The `middlestep` command: one subcommand per step of the commands.
 
-Commands are thin: they parse arguments, call one function of `middlestep.commands` (the nightly
-job and `status`: `middlestep.nightly`; `demo`: `middlestep.demo`, the layer above it), print.
+Commands are thin: they parse arguments (middlestep/cli_parser.py), call one function of
+`middlestep.commands` (the nightly job and `status`: `middlestep.nightly`; `demo`:
+`middlestep.demo`, the layer above it), print: text, or JSON with `--json`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 
@@ -39,9 +43,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("demo", "run"):  # middlestep's own progress, not every library's INFO
         logging.getLogger("middlestep").setLevel(logging.INFO)
         logging.getLogger("analysis").setLevel(logging.INFO)
-    if args.project is not None:  # the SQLMesh project of build, run and sqlmesh
-        os.environ[PROJECT_ENV] = str(args.project.expanduser().resolve())
     home = Home.resolve(args.home)
+    with _project(args.project):
+        return _run(args, home)
+
+
+@contextlib.contextmanager
+def _project(project: Path | None) -> Iterator[None]:
+    """--project: the SQLMesh project of build, run and sqlmesh, for this command only (main
+    is also called in-process, by tests and scripts)."""
+    previous = os.environ.get(PROJECT_ENV)
+    if project is not None:
+        os.environ[PROJECT_ENV] = str(project.expanduser().resolve())
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(PROJECT_ENV, None)
+        else:
+            os.environ[PROJECT_ENV] = previous
+
+
+def _run(args: argparse.Namespace, home: Home) -> int:
     try:
         reading = args.command in READERS or getattr(args, "plan_action", None) == "show"
         if reading:  # read-only: wait for (or refuse during) a write
@@ -105,7 +128,8 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
         _print(args, {"out": out, "drops": args.drops, "truth": out / "truth.json"}, text)
         return 0
     if args.command == "ingest":
-        summary = commands.ingest(home, args.export_dir, args.department, wait_s=args.wait)
+        with progress.status(f"ingesting {args.export_dir}"):
+            summary = commands.ingest(home, args.export_dir, args.department, wait_s=args.wait)
         failed = f"; {summary.files_failed} files FAILED" if summary.files_failed else ""
         text = "\n".join(summary.lines()) + (
             f"\ningest {args.department}: read {summary.rows_read}, loaded "
@@ -160,22 +184,27 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
     if args.command == "rollout":
         if args.event_time is not None and args.estimand != "eventstudy":
             raise PipelineError("--event-time needs --estimand eventstudy")
-        result = commands.rollout(
-            home,
-            args.department,
-            outcome=args.outcome,
-            estimand=args.estimand,
-            estimator=args.estimator,
-            sample=args.sample,
-            event_time=args.event_time,
-            permutations=args.permutations,
-            seed=args.seed,
-            rng=args.rng,
-            allow_ungated=args.allow_ungated,
-        )
+        with progress.status(f"estimating ({args.permutations} randomization draws)"):
+            result = _rollout(args, home)
         _print(args, result.to_dict(), result.text())
         return 0
     raise AssertionError(args.command)
+
+
+def _rollout(args: argparse.Namespace, home: Home):
+    return commands.rollout(
+        home,
+        args.department,
+        outcome=args.outcome,
+        estimand=args.estimand,
+        estimator=args.estimator,
+        sample=args.sample,
+        event_time=args.event_time,
+        permutations=args.permutations,
+        seed=args.seed,
+        rng=args.rng,
+        allow_ungated=args.allow_ungated,
+    )
 
 
 def _report(args: argparse.Namespace, home: Home) -> int:

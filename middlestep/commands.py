@@ -1,6 +1,7 @@
 """One function per command of the `middlestep` CLI: synth, ingest, build, check, analyze,
-report, power, panel, rollout. They are thin: each checks what it is given, reads the build
-snapshot once (middlestep/snapshot.py) and calls the step that does the work.
+report, power, export (and panel), sqlmesh, rollout. They are thin: each checks what it is
+given, reads the build snapshot once (middlestep/snapshot.py) and calls the step that does the
+work.
 
 Each writing step holds the warehouse's single-writer lock; readers open the file read-only.
 Every step appends a line to the run log (``<home>/runs.jsonl``) that `middlestep status` reads.
@@ -301,14 +302,6 @@ def _plan_document(home: Home, analysis: trial.Analysis) -> dict | None:
         return None
     status = plan_status(home, analysis.department_id)
     return status.to_dict() if status is not None else None
-
-
-def panel(home: Home, department: str, sample: str, *, trial_id: str | None, out: Path):
-    """Write a roll-out's balanced officer x month panel; returns (frame, path written)."""
-    from middlestep.panel import balanced_panel, write_panel
-
-    frame = balanced_panel(home.warehouse, department, sample, trial_id=trial_id)
-    return frame, write_panel(frame, out)
 
 
 def export(home: Home, what: str, out: Path, **options: Any):

@@ -204,16 +204,3 @@ def _typed(panel: pd.DataFrame) -> pd.DataFrame:
         # calendar dates (Arrow date32): ISO 8601 in a CSV, DATE in Parquet
         panel[column] = pd.to_datetime(panel[column]).astype(pd.ArrowDtype(pa.date32()))
     return panel
-
-
-def write_panel(panel: pd.DataFrame, out: Path) -> Path:
-    """Write the panel as Parquet (``.parquet``) or CSV (anything else: ``.csv``)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".parquet":
-        panel.to_parquet(out, index=False)
-    elif out.suffix.lower() == ".csv":
-        panel.to_csv(out, index=False)
-    else:
-        raise PanelError(f"write the panel to a .csv or .parquet file, not {out.name}")
-    return out

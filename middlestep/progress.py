@@ -1,7 +1,8 @@
 """Progress on a terminal for work that takes a while (build, gate, report, simulations).
 
-A spinner with the elapsed time on stderr, only when stderr is a terminal: a scheduler's log or
-a pipe gets nothing, so the one-line summaries and ``--json`` output stay clean.
+A spinner with the elapsed time on stderr, only when both stdout and stderr are a terminal: a
+scheduler's log or a pipe gets nothing, so the one-line summaries and ``--json`` output stay
+clean.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 
 
 def on_terminal() -> bool:
-    return sys.stderr.isatty()
+    return sys.stdout.isatty() and sys.stderr.isatty()
 
 
 @contextlib.contextmanager

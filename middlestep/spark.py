@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from middlestep.build import ENVIRONMENT, BuildError, latest_execution_time, quiet_console
+from middlestep.build import ENVIRONMENT, BuildError, latest_execution_time
 from middlestep.contract import RAW_TABLES
+from middlestep.sqlmesh_errors import quiet_console, summarize
 from middlestep.warehouse import PROJECT_ROOT, Home, connect, reader_lock
 
 logger = logging.getLogger(__name__)
@@ -134,7 +135,10 @@ def spark_context(
             context.engine_adapter.spark.sparkContext.setLogLevel("ERROR")
             yield context
     except SQLMeshError as error:
-        raise BuildError(f"SQLMesh failed on Spark: {error}", console.errors) from error
+        failure = summarize(error, console, context.engine_adapter if context else None)
+        first, *more = failure.summary
+        message = "\n".join([f"SQLMesh failed on Spark: {first}", *(f"  {x}" for x in more)])
+        raise BuildError(message, failure.details) from error
     finally:
         if context is not None:
             context.close()
