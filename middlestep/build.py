@@ -19,8 +19,8 @@ the first day after the last study month of any department.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
-import hashlib
 import logging
 import os
 import warnings
@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from middlestep import build_state
 from middlestep.contract import RAW_TABLES
 from middlestep.errors import PipelineError
 from middlestep.sqlmesh_errors import quiet_console, summarize
@@ -86,8 +87,13 @@ def build(warehouse: Path, project_root: Path) -> BuildRecord:
 def run(warehouse: Path, project_root: Path) -> BuildRecord:
     """The nightly step: what :func:`build` does, then SQLMesh's run of the intervals that fell due.
 
-    On a warehouse whose models are up to date this only restates what the new batches change.
+    On a warehouse whose models are up to date this only restates what the new batches change;
+    with no new batch, no model change and no new month it does not open SQLMesh at all
+    (middlestep/build_state.py) and returns the last build's record.
     """
+    remembered = build_state.recalled(warehouse, project_root, _execution_time)
+    if remembered is not None:
+        return _record_from_dict(remembered)
     with _context(warehouse, project_root) as context:
         return _update(context, run_scheduler=True)
 
@@ -98,7 +104,13 @@ def _update(context, *, run_scheduler: bool) -> BuildRecord:
     plan_id = ""
     if _models_changed(context):
         plan = context.plan(
-            ENVIRONMENT, auto_apply=True, no_prompts=True, execution_time=execution_time
+            ENVIRONMENT,
+            auto_apply=True,
+            no_prompts=True,
+            execution_time=execution_time,
+            # the nightly run applies models that were tested when planned (`middlestep build`,
+            # `sqlmesh test` in CI); their unit tests are not the night's work
+            skip_tests=run_scheduler,
         )
         plan_id = plan.plan_id
     # without a record of earlier inputs (a fresh warehouse) the plan just built from all of them
@@ -121,8 +133,8 @@ def _update(context, *, run_scheduler: bool) -> BuildRecord:
         plan_id = plan.plan_id
     if run_scheduler:
         context.run(ENVIRONMENT, execution_time=execution_time)
-    batches = _record_inputs(context)
-    return _record(
+    versions, batches = _record_inputs(context)
+    record = _record(
         context,
         plan_id or _environment_plan_id(context),
         execution_time,
@@ -130,6 +142,18 @@ def _update(context, *, run_scheduler: bool) -> BuildRecord:
         restated_tables=tuple(changed),
         restated_from=restated_from.isoformat() if restated_from else None,
     )
+    project = build_state.project_fingerprint(Path(context.path))
+    key = build_state.state_key(versions, project, execution_time)
+    build_state.remember(context.engine_adapter.execute, key, dataclasses.asdict(record))
+    return record
+
+
+def _record_from_dict(values: dict) -> BuildRecord:
+    """A remembered build's record (build_state.remember), as built now."""
+    models = tuple(ModelVersion(**model) for model in values["models"])
+    built_at = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat()
+    unchanged = {"restated_tables": (), "restated_from": None}  # nothing new: nothing restated
+    return BuildRecord(**{**values, "models": models, "built_at": built_at, **unchanged})
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,8 +220,12 @@ def sqlmesh_environment(warehouse: Path) -> dict[str, str]:
 
 
 def latest_execution_time(context) -> dt.datetime:
+    return _execution_time(context.engine_adapter.fetchall)
+
+
+def _execution_time(fetchall) -> dt.datetime:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    rows = context.engine_adapter.fetchall("select max(study_end_on) from raw.departments")
+    rows = fetchall("select max(study_end_on) from raw.departments")
     study_end = rows[0][0] if rows else None
     if study_end is None:
         return now
@@ -206,27 +234,8 @@ def latest_execution_time(context) -> dt.datetime:
     return max(now, dt.datetime.combine(after, dt.time()))
 
 
-def _max_batches(context) -> dict[str, int]:
-    selects = " union all ".join(
-        f"select '{name}' as table_name, max(_batch_id) as max_batch_id from raw.{name}"
-        for name in RAW_TABLES
-    )
-    return {name: int(batch) for name, batch in context.engine_adapter.fetchall(selects) if batch}
-
-
-def _departments_version(context) -> str:
-    """raw.departments has no batch ids (ingest rewrites it): its version is a hash of its rows."""
-    rows = context.engine_adapter.fetchall(
-        "select department_id, description, timezone, study_start_on, study_end_on "
-        "from raw.departments"
-    )
-    return hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()[:16]
-
-
 def _input_versions(context) -> dict[str, str]:
-    versions = {name: str(batch) for name, batch in _max_batches(context).items()}
-    versions["departments"] = _departments_version(context)
-    return versions
+    return build_state.input_versions(context.engine_adapter.fetchall)
 
 
 def _built_inputs(context) -> dict[str, str]:
@@ -241,7 +250,8 @@ def _built_inputs(context) -> dict[str, str]:
     return dict(rows)
 
 
-def _record_inputs(context) -> dict[str, int]:
+def _record_inputs(context) -> tuple[dict[str, str], dict[str, int]]:
+    """Record the input versions built; (those versions, raw table -> its latest batch)."""
     versions = _input_versions(context)
     adapter = context.engine_adapter
     adapter.execute("create schema if not exists meta")
@@ -255,7 +265,8 @@ def _record_inputs(context) -> dict[str, int]:
         adapter.execute(
             f"insert into {INPUTS_TABLE} values ('{name}', '{version}', '{recorded_at}')"
         )
-    return {name: int(version) for name, version in versions.items() if name in RAW_TABLES}
+    batches = {name: int(version) for name, version in versions.items() if name in RAW_TABLES}
+    return versions, batches
 
 
 def _changed_tables(context, built: dict[str, str]) -> list[str]:
