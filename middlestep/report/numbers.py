@@ -1,15 +1,15 @@
-"""Numbers and labels as the report writes them: finite or not, three significant digits,
-outcome names in words, whether an interval excludes no effect, the planted truth of an outcome,
-and the table of effects."""
+"""Numbers and labels as the report writes them: finite or not, three significant digits
+(analysis/numbers.py: one rule for every table and sentence), outcome names in words, whether an
+interval excludes no effect, the planted truth of an outcome, and the table of effects."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
+from analysis.numbers import finite_number, interval, p_value_text, signed, significant
 from analysis.results import Effect
 from middlestep.report.context import RATIO_SCALES
 
@@ -53,14 +53,16 @@ def truth_for(truth: Mapping[str, Any] | None, outcome: str) -> dict[str, float]
     return {}
 
 
+__all__ = ["interval", "p_value_text", "signed"]
+
+
 def finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return finite_number(value)
 
 
 def num(value: float) -> str:
-    if not finite(value):
-        return "n/a"
-    return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    """Three significant digits, written out (analysis/numbers.py)."""
+    return significant(value)
 
 
 def effects_frame(
@@ -87,4 +89,8 @@ def effects_frame(
         if any("fisher_p_value" in e.extras for e in effects):
             row["fisher_p_value"] = effect.extras.get("fisher_p_value")
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    draws = {e.extras.get("n_permutations") for e in effects if "fisher_p_value" in e.extras}
+    if len(draws) == 1:  # the Fisher p-values' resolution (middlestep/report/view.py)
+        frame.attrs["permutations"] = draws.pop()
+    return frame
