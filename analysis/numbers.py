@@ -42,8 +42,9 @@ def signed(value: Any, digits: int = 3) -> str:
 
 
 def p_value_text(p: Any, draws: int | None = None) -> str:
-    """A p-value: three decimals (two when the third is 0), "< 0.001" below; with `draws` (a permutation p-value) a value
-    below 1 / draws is "< 1/draws": the re-draws cannot resolve a smaller one."""
+    """A p-value: three decimals (two when the third is 0), "< 0.001" below; with `draws` (a
+    permutation p-value) a value below 1 / draws is "< 1/draws": the re-draws cannot resolve a
+    smaller one."""
     if not finite_number(p):
         return "n/a"
     if draws and p < 1.0 / draws:
