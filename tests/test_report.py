@@ -260,7 +260,7 @@ def test_truth_in_the_synthetic_generators_format_is_shown_beside_the_estimate(t
 
     markdown = paths.markdown.read_text()
     assert "truth estimand | truth planted |" in markdown
-    assert "| force_reports | poisson_rate_ratio | rate_ratio | 0.93 |" in markdown
+    assert "| force_reports | poisson_rate_ratio | rate ratio | 0.93 |" in markdown
     assert "| 240 | 8640 | 0.86 | 0.8 |" in markdown
     assert json.loads(paths.json.read_text())["truth"]["outcomes"]["force_reports"] == {
         "planted_effect": 0.8,

@@ -65,6 +65,13 @@ def num(value: float) -> str:
     return significant(value)
 
 
+def scale_label(effect: Effect) -> str:
+    """The scale in words, with the unit when the estimator gives one (per officer-month)."""
+    unit = effect.extras.get("unit")
+    label = effect.scale.replace("_", " ")
+    return f"{label} {unit}" if unit and str(unit) not in label else label
+
+
 def effects_frame(
     effects: Sequence[Effect], truth: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
@@ -73,7 +80,7 @@ def effects_frame(
         row = {
             "outcome": effect.outcome,
             "estimator": effect.estimator,
-            "scale": effect.scale,
+            "scale": scale_label(effect),
             "estimate": effect.estimate,
             "std_error": effect.std_error,
             "ci_low": effect.ci_low,
