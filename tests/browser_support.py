@@ -163,12 +163,14 @@ def screenshots(browser, html: Path, out_dir: Path, stem: str) -> list[Path]:
         page.goto(Path(html).resolve().as_uri(), wait_until="load")
         top = out_dir / f"{stem}-{name}.png"
         page.screenshot(path=str(top))
-        table = page.locator("table.data").first
-        table.scroll_into_view_if_needed()
-        box = table.bounding_box()
-        clip = {"x": 0, "y": box["y"] - 8, "width": width, "height": min(box["height"] + 16, 1400)}
+        # the first table, cut at 1400 px: clip is in page coordinates on a full-page shot
+        top_y, height = page.evaluate(
+            """() => { const box = document.querySelector("table.data").getBoundingClientRect();
+                       return [box.top + window.scrollY, box.height]; }"""
+        )
+        clip = {"x": 0, "y": max(top_y - 8, 0), "width": width, "height": min(height + 16, 1400)}
         first_table = out_dir / f"{stem}-{name}-table.png"
-        page.screenshot(path=str(first_table), clip=clip)
+        page.screenshot(path=str(first_table), clip=clip, full_page=True)
         written += [top, first_table]
         page.close()
     for path in written:
@@ -192,6 +194,13 @@ def main(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    parser.add_argument(
+        "--reports",
+        nargs=2,
+        type=Path,
+        metavar=("DEMO_DIR", "CHICAGO_DIR"),
+        help="report directories already written (index.html, results.json): skip building them",
+    )
     args = parser.parse_args(argv)
     missing = browser_missing()
     if missing:
@@ -202,17 +211,23 @@ def main(argv: list[str]) -> int:
     from middlestep.warehouse import PROJECT_ROOT, Home
 
     with tempfile.TemporaryDirectory(prefix="middlestep-screenshots-") as tmp:
-        demo_paths = demo(Path(tmp) / "demo")
-        home = Home.resolve(Path(tmp) / "chicago")
-        commands.ingest(home, PROJECT_ROOT / "data" / "chicago_pj", "chicago")
-        commands.build(home)
-        commands.check(home)
-        chicago = commands.report(home, "chicago")
+        if args.reports:
+            reports = dict(zip(("demo", "chicago"), args.reports, strict=True))
+        else:
+            home = Home.resolve(Path(tmp) / "chicago")
+            commands.ingest(home, PROJECT_ROOT / "data" / "chicago_pj", "chicago")
+            commands.build(home)
+            commands.check(home)
+            reports = {
+                "demo": demo(Path(tmp) / "demo").out_dir,
+                "chicago": commands.report(home, "chicago").out_dir,
+            }
         with chromium() as browser:
-            for stem, paths in (("demo", demo_paths), ("chicago", chicago)):
-                for path in screenshots(browser, paths.html, args.out, stem):
+            for stem, directory in reports.items():
+                html, results = directory / "index.html", directory / "results.json"
+                for path in screenshots(browser, html, args.out, stem):
                     print(f"{path} ({os.path.getsize(path) // 1024} KB)")
-                seen = report_in_browser(browser, paths.html, json.loads(paths.json.read_text()))
+                seen = report_in_browser(browser, html, json.loads(results.read_text()))
                 for name, found in seen.items():
                     print(f"{stem} {name}: {found.overflows or 'no overflow'}")
     return 0
