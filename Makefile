@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SPARK_STAMP := $(VENV)/.installed-spark
 
-.PHONY: demo test test-spark lint slow bench clean
+.PHONY: demo test test-spark lint slow bench screenshots clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+# PNGs of a demo and a Chicago roll-out report at 1280 and 390 px for the docs (needs the
+# system's Chromium: apt-get install chromium); about 8 minutes
+screenshots: $(STAMP)
+	$(BIN)/python tests/browser_support.py --out docs/screenshots
 
 clean:
 	rm -rf $(VENV) .middlestep .cache

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.numbers import interval
 from analysis.results import Effect
 from analysis.staggered import balance_checks, staggered
 from analysis.staggered.api import BalanceChecks
@@ -199,7 +200,7 @@ class RolloutStudy:
             row[f"{key} estimate"] = effect.estimate
             row[f"{key} SE"] = effect.std_error
             row[f"{key} SE (Neyman)"] = effect.extras.get("std_error_neyman")
-            row[f"{key} 95% CI"] = f"[{_fmt(effect.ci_low)}, {_fmt(effect.ci_high)}]"
+            row[f"{key} 95% CI"] = _ci(effect.ci_low, effect.ci_high)
             row[f"{key} Fisher p"] = effect.extras.get("fisher_p_value")
         return pd.DataFrame(list(rows.values()))
 
@@ -424,7 +425,7 @@ def waitlist_comparison_frame(
                     "estimator": effect.estimator,
                     "scale": f"difference {UNIT}",
                     "estimate": effect.estimate,
-                    "95% CI": f"[{_fmt(effect.ci_low)}, {_fmt(effect.ci_high)}]",
+                    "95% CI": _ci(effect.ci_low, effect.ci_high),
                     "SE (Neyman)": effect.extras.get("std_error_neyman"),
                     "relative change": effect.extras.get("relative_change"),
                     "Fisher p": effect.extras.get("fisher_p_value"),
@@ -439,7 +440,7 @@ def waitlist_comparison_frame(
                         "estimator": effect.estimator,
                         "scale": effect.scale.replace("_", " "),
                         "estimate": effect.estimate,
-                        "95% CI": f"[{_fmt(effect.ci_low)}, {_fmt(effect.ci_high)}]",
+                        "95% CI": _ci(effect.ci_low, effect.ci_high),
                         "SE (Neyman)": None,
                         "relative change": effect.estimate - 1.0
                         if effect.scale == "rate_ratio"
@@ -455,10 +456,9 @@ def _short(estimator: str) -> str:
     return {"efficient": "efficient", "cs": "CS", "sa": "SA"}.get(estimator, estimator)
 
 
-def _fmt(value: Any) -> str:
-    if value is None or not isinstance(value, int | float) or not math.isfinite(value):
-        return "n/a"
-    return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
+def _ci(low: Any, high: Any) -> str:
+    """An interval as the report writes it (analysis/numbers.py)."""
+    return interval(low, high)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

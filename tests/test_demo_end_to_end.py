@@ -8,6 +8,7 @@ import json
 
 import duckdb
 import pytest
+from browser_support import browser_missing, chromium, report_in_browser
 
 from middlestep.cli import main
 from middlestep.contract import SSO_ITEMS
@@ -231,3 +232,31 @@ def test_subgroups_include_officer_baseline_moderators_and_nothing_post_treatmen
     moderators = set(results["plan"]["moderators"])
     assert {"call_type_group", "tenure_years_at_assignment", "pre_period_force_rate"} <= subgroups
     assert subgroups <= moderators  # only the plan's (pre-treatment) moderators
+
+
+def test_the_demo_report_reads_in_a_real_browser(demo):
+    """Chromium at 1280 and 390 px and in print: no table wider than its container, every plot
+    loaded, no console error, the estimates of results.json in the text (tests/browser_support)."""
+    missing = browser_missing()
+    if missing:
+        pytest.skip(missing)
+    _, paths = demo
+    results = json.loads(paths.json.read_text())
+    with chromium() as browser:
+        seen = report_in_browser(browser, paths.html, results)
+    for width in ("desktop", "phone", "print"):
+        assert seen[width].overflows == [], width
+        assert seen[width].console_errors == [], width
+    for width in ("desktop", "phone"):
+        assert seen[width].n_tables >= 10 and seen[width].n_images >= 3
+        assert seen[width].broken_images == [], width
+        assert seen[width].missing_numbers == [], width
+    assert seen["print"].pdf_bytes > 10_000
+
+
+def test_the_report_links_the_gates_data_docs(demo):
+    directory, paths = demo
+    index = Home.resolve(directory / "home").data_docs_dir / "index.html"
+    assert index.is_file() and "fct_officer_months" in index.read_text()
+    assert json.loads(paths.json.read_text())["gate"]["data_docs"] == str(index)
+    assert 'href="../gate/data_docs/index.html"' in paths.html.read_text()

@@ -5,6 +5,8 @@ Expectations Data Docs are written where the caller asks."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -46,10 +48,19 @@ def failing(tmp_path_factory) -> tuple[Path, GateResult]:
     return directory, gate(directory, longest_shift=30.0)
 
 
-def test_the_expectations_live_beside_the_models():
+def test_the_expectations_live_beside_the_models(tmp_path):
     assert EXPECTATIONS_DIR == PROJECT_ROOT / "expectations"
     assert (PROJECT_ROOT / "models" / "marts").is_dir()
     assert {path.stem for path in EXPECTATIONS_DIR.glob("*.yaml")} == set(MARTS)
+    # the installed package finds them from anywhere, not from the working directory
+    found = subprocess.run(
+        [sys.executable, "-c", "from middlestep.gate import EXPECTATIONS_DIR as d; print(d)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert Path(found) == EXPECTATIONS_DIR
 
 
 def test_a_failing_expectation_of_an_added_mart_fails_the_gate(failing):

@@ -170,12 +170,13 @@ def test_summary_says_what_was_found_in_plain_words(gated_report):
     html = gated_report.html.read_text()
     assert (
         "Assignment to training (intent-to-treat) increased personal conversation by 0.12 "
-        "points (95% CI 0.04 to 0.2); Holm-adjusted p 0.012 over the all outcomes." in html
+        "points (itt_difference_in_means: 95% CI 0.04 to 0.2); Holm-adjusted p 0.012 over the "
+        "all outcomes." in html
     )
     assert (
         "Assignment to training (intent-to-treat): no detectable change in force reports; the "
-        "interval rules out reductions larger than 22% and increases larger than 11% (rate "
-        "ratio 0.93, 95% CI 0.78 to 1.11)." in html
+        "interval rules out reductions larger than 22% and increases larger than 11% "
+        "(poisson_rate_ratio: rate ratio 0.93, 95% CI 0.78 to 1.11)." in html
     )
     assert "Assignment to training (intent-to-treat) reduced the odds of arrest by 30%" in html
     assert "Complaint effects were not estimated: no complaints delivered." in html
@@ -206,7 +207,7 @@ def test_json_round_trips_every_effect_field(gated_report):
 def test_markdown_has_the_tables_and_links_the_plot(gated_report):
     markdown = gated_report.markdown.read_text()
     assert "![Forest plot" in markdown and "(forest_plot.png)" in markdown
-    assert "| covariate | mean_treatment | mean_control | smd |" in markdown
+    assert "| covariate | mean treatment | mean control | smd |" in markdown
     assert "| force_reports | uof_2024.csv | unknown code | 3 |" in markdown
     assert UNGATED_LABEL not in markdown
 
@@ -245,7 +246,9 @@ def test_forest_plot_skips_ratios_that_cannot_sit_on_a_log_axis():
         "force_reports", "poisson", float("nan"), 0.1, 0.0, 2.0, 0.5, 10, scale="rate_ratio"
     )
     assert forest_plot_png([broken]) is not None
-    assert describe_effect(broken) == "The effect on force reports could not be estimated."
+    assert describe_effect(broken) == (
+        "The effect on force reports could not be estimated (poisson)."
+    )
 
 
 def test_truth_in_the_synthetic_generators_format_is_shown_beside_the_estimate(tmp_path):
@@ -256,8 +259,8 @@ def test_truth_in_the_synthetic_generators_format_is_shown_beside_the_estimate(t
     paths = write_report(tmp_path, context(truth=truth))
 
     markdown = paths.markdown.read_text()
-    assert "truth_estimand | truth_planted |" in markdown
-    assert "| force_reports | poisson_rate_ratio | rate_ratio | 0.93 |" in markdown
+    assert "truth estimand | truth planted |" in markdown
+    assert "| force_reports | poisson_rate_ratio | rate ratio | 0.93 |" in markdown
     assert "| 240 | 8640 | 0.86 | 0.8 |" in markdown
     assert json.loads(paths.json.read_text())["truth"]["outcomes"]["force_reports"] == {
         "planted_effect": 0.8,
@@ -349,8 +352,8 @@ def test_probability_differences_read_as_percentage_points_and_nulls_say_what_th
     assert describe_effect(binary) == (
         "Assignment to training (intent-to-treat): no detectable change in personal "
         "conversation; the interval rules out decreases larger than 1.55 percentage points and "
-        "increases larger than 27.5 percentage points (difference +13 percentage points, 95% CI "
-        "-1.55 to 27.5)."
+        "increases larger than 27.5 percentage points (ITT diff-in-diff, logit (probability "
+        "scale): difference +13 percentage points, 95% CI -1.55 to 27.5)."
     )
 
 

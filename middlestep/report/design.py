@@ -11,7 +11,7 @@ import pandas as pd
 
 from middlestep.report.context import ReportContext
 from middlestep.report.design_inference import design_inference_sections
-from middlestep.report.numbers import effects_frame, num
+from middlestep.report.numbers import effects_frame, num, p_value_text
 from middlestep.report.plots import consort_flow_png
 from middlestep.report.sections import Plot, Section
 
@@ -104,13 +104,15 @@ def balance_sentence(test: Any) -> str:
         f"baseline covariates are of a size re-randomization within the blocks often produces "
         f"(a test of chance imbalance, not proof of balance): stratified "
         f"Mahalanobis statistic {num(record['statistic'])} on {record['df']} degrees of freedom, "
-        f"randomization p {num(record['p_value'])} over {record['n_permutations']:,} "
+        f"randomization p {p_value_text(record['p_value'], record['n_permutations'])} over "
+        f"{record['n_permutations']:,} "
         f"re-randomizations within {record['n_blocks']} blocks (chi-square approximation "
-        f"p {num(record['p_value_chi2'])})."
+        f"p {p_value_text(record['p_value_chi2'])})."
         if record["p_value"] >= 0.05
         else f"The baseline covariates differ between the arms more than re-randomization "
         f"within the blocks would make them: statistic {num(record['statistic'])} on "
-        f"{record['df']} degrees of freedom, randomization p {num(record['p_value'])} over "
+        f"{record['df']} degrees of freedom, randomization p "
+        f"{p_value_text(record['p_value'], record['n_permutations'])} over "
         f"{record['n_permutations']:,} re-randomizations; the ANCOVA's covariates adjust for it."
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,9 @@ def write_report(out_dir: Path, context: ReportContext) -> ReportPaths:
     for section in sections:
         for plot in section.plots:
             (out_dir / plot.file_name).write_bytes(plot.png)
-    view["sections"] = [section_view(section) for section in sections]
+    draws = permutations_of(context)
+    view["sections"] = [section_view(section, draws) for section in sections]
+    view["data_docs_link"] = data_docs_link(context.gate, out_dir)
 
     html_path = out_dir / "index.html"
     markdown_path = out_dir / "report.md"
@@ -85,6 +88,22 @@ def write_report(out_dir: Path, context: ReportContext) -> ReportPaths:
         json=json_path,
         forest_plot=plot_path,
     )
+
+
+def permutations_of(context: ReportContext) -> int | None:
+    """The re-draws behind the report's Fisher p-values (one number per report)."""
+    for effect in [*context.effects, *context.rollout_effects]:
+        if effect.extras.get("n_permutations"):
+            return int(effect.extras["n_permutations"])
+    return getattr(context.rollout, "permutations", None) or None
+
+
+def data_docs_link(gate: Mapping[str, Any] | None, out_dir: Path) -> str | None:
+    """The gate's Data Docs index relative to the report, when it was written."""
+    path = (gate or {}).get("data_docs")
+    if not path or not Path(path).exists():
+        return None
+    return Path(os.path.relpath(Path(path), out_dir.resolve())).as_posix()
 
 
 def results_document(

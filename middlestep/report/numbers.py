@@ -1,15 +1,15 @@
-"""Numbers and labels as the report writes them: finite or not, three significant digits,
-outcome names in words, whether an interval excludes no effect, the planted truth of an outcome,
-and the table of effects."""
+"""Numbers and labels as the report writes them: finite or not, three significant digits
+(analysis/numbers.py: one rule for every table and sentence), outcome names in words, whether an
+interval excludes no effect, the planted truth of an outcome, and the table of effects."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
+from analysis.numbers import finite_number, interval, p_value_text, signed, significant
 from analysis.results import Effect
 from middlestep.report.context import RATIO_SCALES
 
@@ -53,14 +53,23 @@ def truth_for(truth: Mapping[str, Any] | None, outcome: str) -> dict[str, float]
     return {}
 
 
+__all__ = ["interval", "p_value_text", "signed"]
+
+
 def finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return finite_number(value)
 
 
 def num(value: float) -> str:
-    if not finite(value):
-        return "n/a"
-    return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    """Three significant digits, written out (analysis/numbers.py)."""
+    return significant(value)
+
+
+def scale_label(effect: Effect) -> str:
+    """The scale in words, with the unit when the estimator gives one (per officer-month)."""
+    unit = effect.extras.get("unit")
+    label = effect.scale.replace("_", " ")
+    return f"{label} {unit}" if unit and str(unit) not in label else label
 
 
 def effects_frame(
@@ -71,7 +80,7 @@ def effects_frame(
         row = {
             "outcome": effect.outcome,
             "estimator": effect.estimator,
-            "scale": effect.scale,
+            "scale": scale_label(effect),
             "estimate": effect.estimate,
             "std_error": effect.std_error,
             "ci_low": effect.ci_low,
@@ -87,4 +96,8 @@ def effects_frame(
         if any("fisher_p_value" in e.extras for e in effects):
             row["fisher_p_value"] = effect.extras.get("fisher_p_value")
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    draws = {e.extras.get("n_permutations") for e in effects if "fisher_p_value" in e.extras}
+    if len(draws) == 1:  # the Fisher p-values' resolution (middlestep/report/view.py)
+        frame.attrs["permutations"] = draws.pop()
+    return frame

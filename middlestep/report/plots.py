@@ -18,7 +18,13 @@ from analysis.results import Effect
 from analysis.rollout import UNIT
 from analysis.staggered.api import ESTIMATORS
 from middlestep.report.context import RATIO_SCALES
-from middlestep.report.numbers import finite, is_detectable, outcome_label, truth_for
+from middlestep.report.numbers import (
+    finite,
+    is_detectable,
+    outcome_label,
+    p_value_text,
+    truth_for,
+)
 
 _RATIO_TICKS = (0.05, 0.1, 0.2, 0.33, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0)
 _RATIO_TICKS += (3.0, 4.0, 5.0, 10.0, 20.0)
@@ -228,11 +234,12 @@ def subgroup_plot_png(results: Sequence[SubgroupEffects], *, title: str = "") ->
                 color = "#1f4e79" if effect.p_value < 0.05 else "#8c8c8c"
                 axis.plot([effect.ci_low, effect.ci_high], [y, y], color=color, linewidth=2)
                 axis.plot(effect.estimate, y, "o", color=color)
+                level = str(effect.extras.get("level")).replace("_", " ")
                 labels.append(
-                    f"{result.subgroup.replace('_', ' ')}: {effect.extras.get('level')}"
-                    f"  (interaction p={result.interaction_p_value:.2g})"
+                    f"{result.subgroup.replace('_', ' ')}: {level}\n"
+                    f"(interaction p = {p_value_text(result.interaction_p_value)})"
                     if effect is result.effects[0]
-                    else f"{result.subgroup.replace('_', ' ')}: {effect.extras.get('level')}"
+                    else f"{result.subgroup.replace('_', ' ')}: {level}"
                 )
                 row += 1
         axis.axvline(1.0 if scale == "rate_ratio" else 0.0, color="#555555", linestyle="--")
@@ -291,7 +298,8 @@ def _png(figure, *, dpi: int) -> bytes:
 
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
+    # a tight bounding box: long tick labels widen the image instead of being cut at its edge
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.12)
     plt.close(figure)
     return buffer.getvalue()
 

@@ -94,7 +94,7 @@ def study_sections(study) -> list[Section]:
             (
                 (
                     f"Estimates by estimand and outcome ({study.sample} sample; difference {UNIT})",
-                    _display(study.estimates_frame()),
+                    _display(study.estimates_frame(), study.permutations),
                 ),
             ),
             notes=(PUBLISHED_NOTE, *study.notes),
@@ -134,10 +134,10 @@ def study_sections(study) -> list[Section]:
                 "p-value warns that cohorts differed before training.",
             ),
             (
-                ("Joint test per outcome", _display(balance)),
+                ("Joint test per outcome", _display(balance, study.permutations)),
                 (
                     "Single contrasts (simple, cohort, calendar)",
-                    _display(study.balance_contrasts()),
+                    _display(study.balance_contrasts(), study.permutations),
                 ),
             ),
         )
@@ -169,28 +169,18 @@ def waitlist_section(rollout_effects: Sequence[Effect], effects: Sequence[Effect
         (
             (
                 "Roll-out estimates beside the difference-in-differences",
-                _display(waitlist_comparison_frame(rollout_effects, did)),
+                _display(
+                    waitlist_comparison_frame(rollout_effects, did),
+                    first.extras.get("n_permutations"),
+                ),
             ),
         ),
     )
 
 
-def _display(frame):
-    """Numbers as text for the tables: three significant digits (estimates per officer-month
-    are small), p-values to three decimals; results.json keeps the full numbers."""
+def _display(frame, permutations: int | None = None):
+    """The frame as the report's tables write every number (middlestep/report/tables.py), its
+    Fisher p-values no finer than their draws; results.json keeps the full numbers."""
     out = frame.copy()
-    for name in out.columns:
-        lowered = str(name).lower()
-        is_p = "p-value" in lowered or "p_value" in lowered or "fisher p" in lowered
-        out[name] = out[name].map(lambda value, is_p=is_p: _number(value, is_p))
+    out.attrs["permutations"] = permutations
     return out
-
-
-def _number(value: Any, is_p: bool) -> Any:
-    if not isinstance(value, float):
-        return value
-    if not math.isfinite(value):
-        return ""
-    if is_p:
-        return f"{value:.3f}"
-    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.results import Effect
+from middlestep.report.numbers import p_value_text, signed, significant
 from middlestep.report.plots import power_curve_png, subgroup_plot_png
 
 
@@ -44,7 +45,7 @@ def _finite(value: Any) -> bool:
 
 
 def _num(value: Any, digits: int = 3) -> str:
-    return f"{value:.{digits}g}" if _finite(value) else "n/a"
+    return significant(value, digits)
 
 
 def _ci(low: float, high: float) -> str:
@@ -159,7 +160,7 @@ def multiplicity_sentences(box) -> list[str]:
             f"The pre-specified summary index of de-escalation (Anderson 2008: every item signed "
             f"so that higher means more de-escalation, standardized, weighted by the inverse of "
             f"their correlations) {verdict}: {index.estimate:+.2f} standard deviations "
-            f"({_ci(index.ci_low, index.ci_high)}, p = {index.p_value:.3f})."
+            f"({_ci(index.ci_low, index.ci_high)}, p = {p_value_text(index.p_value)})."
         )
     return lines
 
@@ -181,9 +182,9 @@ def compliance_sentences(box, effects: Sequence[Effect]) -> list[str]:
                 f"rate ratio {itt[effect.outcome].estimate:.2f}" if effect.outcome in itt else ""
             )
         else:
-            value = f"{effect.estimate:+.3g} {unit} ({_ci(effect.ci_low, effect.ci_high)})"
+            value = f"{signed(effect.estimate)} {unit} ({_ci(effect.ci_low, effect.ci_high)})"
             itt_value = (
-                f"{effect.extras.get('itt_linear', math.nan):+.3g} {unit}"
+                f"{signed(effect.extras.get('itt_linear', math.nan))} {unit}"
                 if _finite(effect.extras.get("itt_linear"))
                 else ""
             )
@@ -202,9 +203,9 @@ def mediation_sentences(box) -> list[str]:
         outcome = result.outcome.replace("_", " ")
         lines.append(
             f"{result.level.capitalize()}: the part of the training's effect on {outcome} that "
-            f"runs through {mediator} (ACME) is {result.acme:+.4f} "
-            f"({_ci(*result.acme_ci)}); the direct part (ADE) {result.ade:+.4f} "
-            f"({_ci(*result.ade_ci)}); the total {result.total:+.4f} ({_ci(*result.total_ci)}). "
+            f"runs through {mediator} (ACME) is {signed(result.acme)} "
+            f"({_ci(*result.acme_ci)}); the direct part (ADE) {signed(result.ade)} "
+            f"({_ci(*result.ade_ci)}); the total {signed(result.total)} ({_ci(*result.total_ci)}). "
             f"The mediated part would vanish if unmeasured features of "
             f"{'encounters' if result.level == 'encounters' else 'officers'} made the errors "
             f"of the communication and force models correlate at rho = "
@@ -253,11 +254,11 @@ def heterogeneity_sentences(box) -> list[str]:
     ]
     lines = []
     for result in differing:
-        parts = ", ".join(f"{e.extras.get('level')}: {e.estimate:+.3g}" for e in result.effects)
+        parts = ", ".join(f"{e.extras.get('level')}: {signed(e.estimate)}" for e in result.effects)
         lines.append(
             f"The effect on {result.outcome.replace('_', ' ')} differed by "
             f"{result.subgroup.replace('_', ' ')} (interaction p = "
-            f"{result.interaction_p_value:.3f}; {parts})."
+            f"{p_value_text(result.interaction_p_value)}; {parts})."
         )
     lines.append(
         f"{len(results)} subgroup comparisons were made"

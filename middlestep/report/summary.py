@@ -14,42 +14,52 @@ from statsmodels.stats.multitest import multipletests
 
 from analysis.results import Effect
 from middlestep.report.context import ALPHA_THRESHOLD, RATIO_SCALES, UNGATED_LABEL, ReportContext
-from middlestep.report.numbers import finite, is_detectable, num, outcome_label
+from middlestep.report.numbers import (
+    finite,
+    is_detectable,
+    num,
+    outcome_label,
+    p_value_text,
+    signed,
+)
 from middlestep.report.sections import power_sentences
 
 ASSIGNMENT = "Assignment to training (intent-to-treat)"
+ROLLOUT = "Training (staggered roll-out: trained vs not yet trained officers)"
 
 
-def describe_effect(effect: Effect) -> str:
-    """One sentence a department reader understands, in the words of what was estimated: the
-    effect of assignment to training (intent-to-treat), not of training received."""
+def describe_effect(effect: Effect, subject: str = ASSIGNMENT) -> str:
+    """One sentence a department reader understands, in the words of what was estimated (by
+    default the effect of assignment to training, intent-to-treat, not of training received),
+    naming the estimator that gave it."""
     label = outcome_label(effect.outcome)
     if not finite(effect.estimate):
-        return f"The effect on {label} could not be estimated."
+        return f"The effect on {label} could not be estimated ({effect.estimator})."
+    by = f"{effect.estimator}: "
     ci = f"95% CI {num(effect.ci_low)} to {num(effect.ci_high)}"
     if effect.scale in RATIO_SCALES:
         kind = "rate ratio" if effect.scale == "rate_ratio" else "odds ratio"
-        subject = label if effect.scale == "rate_ratio" else f"the odds of {label}"
+        what = label if effect.scale == "rate_ratio" else f"the odds of {label}"
         if not is_detectable(effect):
             return (
-                f"{ASSIGNMENT}: no detectable change in {subject}; {rules_out(effect)} "
-                f"({kind} {num(effect.estimate)}, {ci})."
+                f"{subject}: no detectable change in {what}; {rules_out(effect)} "
+                f"({by}{kind} {num(effect.estimate)}, {ci})."
             )
         change = effect.estimate - 1.0
         verb = "increased" if change > 0 else "reduced"
         return (
-            f"{ASSIGNMENT} {verb} {subject} by {abs(change):.0%} "
-            f"({kind} {num(effect.estimate)}, {ci})."
+            f"{subject} {verb} {what} by {abs(change):.0%} "
+            f"({by}{kind} {num(effect.estimate)}, {ci})."
         )
     value, low, high, unit = _in_reported_units(effect)
     ci = f"95% CI {num(low)} to {num(high)}"
     if not is_detectable(effect):
         return (
-            f"{ASSIGNMENT}: no detectable change in {label}; {rules_out(effect)} "
-            f"(difference {value:+.3g} {unit}, {ci})."
+            f"{subject}: no detectable change in {label}; {rules_out(effect)} "
+            f"({by}difference {signed(value)} {unit}, {ci})."
         )
     verb = "increased" if value > 0 else "decreased"
-    return f"{ASSIGNMENT} {verb} {label} by {num(abs(value))} {unit} ({ci})."
+    return f"{subject} {verb} {label} by {num(abs(value))} {unit} ({by}{ci})."
 
 
 def rules_out(effect: Effect) -> str:
@@ -118,9 +128,10 @@ def summary_sentences(context: ReportContext) -> dict[str, list[str]]:
     # the design's primary estimates when there are any, else (a roll-out) the headline effects
     effects = list(context.primary_effects) or list(context.effects)
     adjusted = adjusted_p_values(effects, context.plan)
+    subject = ROLLOUT if context.rollout is not None and not context.primary_effects else ASSIGNMENT
     found, not_found, not_findings = [], [], []
     for effect in effects:
-        sentence = describe_effect(effect)
+        sentence = describe_effect(effect, subject)
         if not is_detectable(effect):
             not_found.append(sentence)
             continue
@@ -136,7 +147,9 @@ def summary_sentences(context: ReportContext) -> dict[str, list[str]]:
                 if role in ("exploratory", "")
                 else f"not significant after adjustment ({adjustment})"
             )
-            not_findings.append(f"{sentence[:-1]}; unadjusted p {num(effect.p_value)}, {why}.")
+            not_findings.append(
+                f"{sentence[:-1]}; unadjusted p {p_value_text(effect.p_value)}, {why}."
+            )
     not_analysed = [
         f"{row['analysis'][:1].upper()}{row['analysis'][1:]} were not estimated: "
         f"{row.get('reason') or 'not supported by the data'}."
@@ -177,7 +190,7 @@ def summary_sentences(context: ReportContext) -> dict[str, list[str]]:
 
 def _adjusted_text(method: str, p_adjusted: float, family: str) -> str:
     name = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}.get(method, method)
-    return f"{name}-adjusted p {num(p_adjusted)} over the {family}"
+    return f"{name}-adjusted p {p_value_text(p_adjusted)} over the {family}"
 
 
 def plan_caveats(plan: Mapping[str, Any] | None) -> list[str]:

@@ -5,29 +5,31 @@ sections, the gate and provenance; and the Jinja2 rendering of ``templates/``.
 from __future__ import annotations
 
 import base64
-import json
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from middlestep.jsonable import jsonable
 from middlestep.report.context import ALPHA_THRESHOLD, UNGATED_LABEL, ReportContext
 from middlestep.report.numbers import effects_frame
 from middlestep.report.sections import Section
 from middlestep.report.summary import gate_analyses
+from middlestep.report.tables import Table, cell, table
+
+__all__ = ["Table", "render", "section_view", "table", "view_model"]
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 
-def section_view(section: Section) -> dict[str, Any]:
+def section_view(section: Section, permutations: int | None = None) -> dict[str, Any]:
+    """`permutations`: the draws of the Fisher p-values in the section's tables."""
     return {
         "title": section.title,
         "paragraphs": list(section.paragraphs),
-        "tables": [(caption, table(frame)) for caption, frame in section.tables],
+        "tables": [
+            (caption, table(frame, permutations=permutations)) for caption, frame in section.tables
+        ],
         "plots": [
             {
                 "file_name": plot.file_name,
@@ -59,17 +61,7 @@ def view_model(
         "warnings": [],
         **dict(context.gate or {}),
     }
-    provenance_scalars = {
-        key: value
-        for key, value in provenance.items()
-        if not isinstance(value, Mapping | list | tuple)
-    }
-    provenance_tables = {
-        key: _frame_of(value)
-        for key, value in provenance.items()
-        if isinstance(value, Mapping | list | tuple)
-    }
-    notes = [(e.outcome, e.estimator, note) for e in context.effects for note in e.notes]
+    shown = provenance_view(provenance)
     return {
         "context": context,
         "status": context.status,
@@ -79,7 +71,7 @@ def view_model(
         "summary": summary,
         "plan": context.plan,
         "effects": table(effects_frame(context.effects, context.truth)),
-        "effect_notes": notes,
+        "effect_notes": grouped_notes(context.effects),
         "has_truth": bool(context.truth),
         "balance": table(context.balance),
         "reliability": table(context.reliability),
@@ -102,77 +94,80 @@ def view_model(
                 ]
             )
         ),
-        "provenance_scalars": {key: _cell(value) for key, value in provenance_scalars.items()},
-        "provenance_tables": {key: table(frame) for key, frame in provenance_tables.items()},
+        "generated_at": str(provenance.get("generated_at", "")),
+        "provenance_scalars": shown["scalars"],
+        "provenance_tables": shown["tables"],
     }
 
 
-@dataclass(frozen=True)
-class Table:
-    """A frame formatted for both templates."""
+def provenance_view(provenance: Mapping[str, Any]) -> dict[str, Any]:
+    """The provenance as a reader scans it: the build's identifiers as a list, the models and
+    input files as tables, a nested setting (the synthetic scenario) as one parameter a row."""
+    scalars = {
+        _words(key): str(value)
+        for key, value in provenance.items()
+        if not isinstance(value, Mapping | list | tuple) and value is not None
+    }
+    tables = {}
+    for key, value in provenance.items():
+        if isinstance(value, list | tuple):
+            items = list(value)
+            frame = (
+                pd.DataFrame(items)
+                if items and all(isinstance(item, Mapping) for item in items)
+                else pd.DataFrame({"value": [str(item) for item in items]})
+            )
+        elif isinstance(value, Mapping):
+            flat = _flatten(value)
+            label = "model" if key == "models" else "parameter"
+            frame = pd.DataFrame(
+                {label: list(flat), "version" if key == "models" else "value": list(flat.values())}
+            )
+        else:
+            continue
+        tables[_words(key)] = table(frame.astype(str) if key == "models" else frame)
+    return {"scalars": scalars, "tables": tables}
 
-    columns: list[str]
-    rows: list[list[str]]
 
-    @property
-    def is_empty(self) -> bool:
-        return not self.rows
-
-    def markdown(self) -> str:
-        if not self.columns:
-            return ""
-        escape = lambda text: str(text).replace("|", "\\|").replace("\n", " ")  # noqa: E731
-        lines = [
-            "| " + " | ".join(escape(c) for c in self.columns) + " |",
-            "|" + "|".join("---" for _ in self.columns) + "|",
-        ]
-        lines += ["| " + " | ".join(escape(cell) for cell in row) + " |" for row in self.rows]
-        return "\n".join(lines)
+def _flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, Mapping) and item:
+            flat.update(_flatten(item, f"{name} / "))
+        elif isinstance(item, list | tuple):
+            flat[name] = ", ".join(cell(element) for element in item)
+        else:
+            flat[name] = cell(item) if not isinstance(item, str) else item
+    return flat
 
 
-def table(frame: pd.DataFrame | None) -> Table:
-    if frame is None or frame.empty:
-        return Table(columns=[] if frame is None else [str(c) for c in frame.columns], rows=[])
-    return Table(
-        columns=[str(column) for column in frame.columns],
-        rows=[[_cell(value) for value in row] for row in frame.itertuples(index=False)],
+def _words(key: str) -> str:
+    return {"build_id": "build", "plan_id": "SQLMesh plan", "code_version": "code version"}.get(
+        key, key.replace("_", " ")
     )
 
 
-def _frame_of(value: Any) -> pd.DataFrame:
-    if isinstance(value, Mapping):
-        if all(isinstance(item, Mapping) for item in value.values()) and value:
-            return pd.DataFrame([{"name": key, **item} for key, item in value.items()])
-        return pd.DataFrame({"name": list(value), "value": [_cell(v) for v in value.values()]})
-    items = list(value)
-    if items and all(isinstance(item, Mapping) for item in items):
-        return pd.DataFrame(items)
-    return pd.DataFrame({"value": [_cell(item) for item in items]})
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return ""
-        if value != 0 and (abs(value) < 0.001 or abs(value) >= 1e6):
-            return f"{value:.3g}"
-        if value.is_integer():
-            return str(int(value))
-        return f"{value:.3f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.1f}"
-    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
-        return _cell(value.item())
-    if isinstance(value, Mapping | list | tuple):
-        return json.dumps(jsonable(value))
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
+def grouped_notes(effects) -> list[tuple[str, str]]:
+    """Each note once, with the estimates it applies to: per estimator, "every estimate" or
+    the outcomes."""
+    outcomes_of: dict[str, list[str]] = {}
+    by_note: dict[str, dict[str, list[str]]] = {}
+    for effect in effects:
+        label = effect.outcome.replace("_", " ")
+        outcomes_of.setdefault(effect.estimator, []).append(label)
+        for note in effect.notes:
+            by_note.setdefault(note, {}).setdefault(effect.estimator, []).append(label)
+    grouped = []
+    for note, estimators in by_note.items():
+        parts = [
+            f"every {estimator} estimate"
+            if len(labels) == len(outcomes_of[estimator]) > 1
+            else f"{estimator}: {', '.join(dict.fromkeys(labels))}"
+            for estimator, labels in estimators.items()
+        ]
+        grouped.append((note, "; ".join(parts)))
+    return grouped
 
 
 def render(template: str, view: Mapping[str, Any], **extra: Any) -> str:
@@ -186,4 +181,13 @@ def render(template: str, view: Mapping[str, Any], **extra: Any) -> str:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    environment.filters["wbr"] = _breakable
     return environment.get_template(template).render(**view, **extra)
+
+
+def _breakable(text: Any):
+    """HTML text with a line-break opportunity after each underscore (outcome and column codes
+    wrap at their words in a narrow table cell; the text itself is unchanged)."""
+    from markupsafe import Markup, escape
+
+    return Markup(str(escape(text)).replace("_", "_<wbr>"))
