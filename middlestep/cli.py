@@ -21,6 +21,8 @@ from middlestep.warehouse import Home, WarehouseBusy, is_lock_error, reader_lock
 
 # commands that only read the warehouse: they take the shared lock, never the writer's
 READERS = ("analyze", "report", "status", "panel", "power", "rollout")
+# middlestep/panel.py SAMPLES: the published roll-out samples and their intent-to-treat twins
+SAMPLE_NAMES = ("full", "main", "omit-late", "full-itt", "main-itt", "omit-late-itt")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -162,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
         help="every officer still serving after the study window x every month (required: the "
         "only panel there is)",
     )
-    panel.add_argument("--sample", choices=("full", "main", "omit-late"), default="full")
+    panel.add_argument("--sample", choices=SAMPLE_NAMES, default="full")
     panel.add_argument("--trial", help="the trial_id (default: the department's only trial)")
     panel.add_argument("--out", required=True, type=Path, help="a .csv or .parquet file")
     _add_rollout(commands)
@@ -189,7 +191,7 @@ def _add_rollout(commands) -> None:
     )
     rollout.add_argument(
         "--sample",
-        choices=("full", "main", "omit-late"),
+        choices=SAMPLE_NAMES,
         help="estimation sample (default: the department's defaults.sample, else full)",
     )
     rollout.add_argument(
