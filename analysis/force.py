@@ -328,20 +328,24 @@ def _negative_binomial_check(
     offset = np.log(data["exposure"].to_numpy())
     model = _NegativeBinomial2(data["y"], design, offset=offset, loglike_method="nb2")
     start = np.append(poisson_params.reindex(design.columns).fillna(0.0).to_numpy(), 1.0)
+    options = {"disp": False, "cov_type": "cluster", "cov_kwds": {"groups": groups}}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit = model.fit(
-                start_params=start,
-                method="newton",
-                maxiter=NB_MAX_ITERATIONS,
-                disp=False,
-                cov_type="cluster",
-                cov_kwds={"groups": groups},
+                start_params=start, method="newton", maxiter=NB_MAX_ITERATIONS, **options
             )
+            fallback = {}
+            if not (np.isfinite(fit.params).all() and np.isfinite(fit.bse[ARM_POST])):
+                # Newton steps alpha itself and can step it below zero (sparse counts, alpha
+                # far from the start): the likelihood is then NaN, yet statsmodels reports
+                # convergence. BFGS works on log(alpha), which stays positive.
+                fit = model.fit(start_params=start, method="bfgs", maxiter=500, **options)
+                fallback = {"nb_method": "bfgs (Newton stepped alpha below zero)"}
         log_ratio, log_se = float(fit.params[ARM_POST]), float(fit.bse[ARM_POST])
         low, high = wald_interval(log_ratio, log_se)
         return {
+            **fallback,
             "nb_rate_ratio": math.exp(log_ratio),
             "nb_ci_low": math.exp(low),
             "nb_ci_high": math.exp(high),

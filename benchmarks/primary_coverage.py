@@ -28,7 +28,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -74,6 +74,9 @@ class Trial:
     items: dict[str, str]
     truth: dict[str, float]
     complier_truth: float
+    # the effect among officers trained (the generator's `estimand_if_trained`), for the 2SLS
+    if_trained: dict[str, float] = field(default_factory=dict)
+    acme_truth: float = 0.0  # the encounter-level ACME of assignment on force_used
 
 
 def generator_trial(seed: int) -> Trial:
@@ -89,6 +92,11 @@ def generator_trial(seed: int) -> Trial:
         items=dict(SSO_ITEMS),
         truth={name: float(outcome["estimand"]) for name, outcome in outcomes.items()},
         complier_truth=float(outcomes["force_reports"]["estimand_if_trained"]),
+        if_trained={
+            name: float(outcome["estimand_if_trained"])
+            for name, outcome in outcomes.items()
+            if outcome.get("estimand_if_trained") is not None
+        },
     )
 
 
@@ -101,14 +109,19 @@ def simple_trial(seed: int) -> Trial:
         items={item: spec.kind for item, spec in SIMPLE_SCENARIO.items.items()},
         truth=trial.truth,
         complier_truth=SIMPLE_SCENARIO.force_rate_ratio,
+        if_trained={"force_reports": SIMPLE_SCENARIO.force_rate_ratio},
     )
 
 
 SOURCES: dict[str, Callable[[int], Trial]] = {"generator": generator_trial, "simple": simple_trial}
 
 
-def primary_records(trial: Trial, *, fisher: bool = True, complier: bool = True) -> list[dict]:
-    """One record per outcome x estimator: estimate, SEs, coverage, Wald and Fisher rejection."""
+def primary_records(
+    trial: Trial, *, fisher: bool = True, complier: bool = True, open_box: bool = False
+) -> list[dict]:
+    """One record per outcome x estimator: estimate, SEs, coverage, Wald and Fisher rejection;
+    with `open_box`, also the 2SLS, NB, summary index and mediation rows
+    (`benchmarks.open_box_coverage`)."""
     records = []
     for item, kind in trial.items.items():
         effect = ancova_itt_effect(trial.encounters, outcome=item, kind=kind)
@@ -143,6 +156,10 @@ def primary_records(trial: Trial, *, fisher: bool = True, complier: bool = True)
     if complier:
         effect = complier_rate_ratio(trial.officer_months, n_bootstrap=COMPLIER_BOOTSTRAP)
         records.append(_record(effect, "complier_rate_ratio", trial.complier_truth, math.nan))
+    if open_box:
+        from benchmarks.open_box_coverage import open_box_records
+
+        records += open_box_records(trial)
     return records
 
 
@@ -183,12 +200,14 @@ def primary_coverage_study(
     jobs: int = 1,
     fisher: bool = True,
     complier: bool = True,
+    open_box: bool = False,
     records_path: str | None = None,
 ) -> pd.DataFrame:
     """One row per outcome x estimator (columns `PRIMARY_COLUMNS`). With `records_path`, every
     department's records are appended to that CSV file as soon as they are computed (a long
     study that is stopped keeps what it has done: `summarise_primary(pd.read_csv(path))`)."""
-    work = functools.partial(_records_of_seed, make_trial, {"fisher": fisher, "complier": complier})
+    options = {"fisher": fisher, "complier": complier, "open_box": open_box}
+    work = functools.partial(_records_of_seed, make_trial, options)
     records: list[dict] = []
 
     def keep(batch: list[dict]) -> None:
@@ -246,11 +265,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--out", default=None, help="also write the table to this CSV file")
     parser.add_argument("--records", default=None, help="append every department's records here")
+    parser.add_argument(
+        "--open-box",
+        action="store_true",
+        help="also the 2SLS, NB, summary index and mediation rows (benchmarks.open_box_coverage)",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     seeds = range(args.seed, args.seed + args.departments)
     table = primary_coverage_study(
-        SOURCES[args.source], seeds, jobs=args.jobs, records_path=args.records
+        SOURCES[args.source],
+        seeds,
+        jobs=args.jobs,
+        open_box=args.open_box,
+        records_path=args.records,
     )
     elapsed = time.perf_counter() - started
     if args.out:

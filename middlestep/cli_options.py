@@ -7,6 +7,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+# middlestep/panel.py SAMPLES: the published roll-out samples and their intent-to-treat twins
+SAMPLE_NAMES = ("full", "main", "omit-late", "full-itt", "main-itt", "omit-late-itt")
+
 
 def add_result_commands(command) -> None:
     analyze = command(
@@ -98,7 +101,7 @@ middlestep export rollout --out panel.dta --department chicago --sample main --h
     add_department(export)
     export.add_argument(
         "--sample",
-        choices=("full", "main", "omit-late"),
+        choices=SAMPLE_NAMES,
         default="full",
         help="rollout: the estimation sample (default full)",
     )
@@ -123,7 +126,7 @@ middlestep panel --department chicago --sample main --out panel.parquet --home c
     )
     panel.add_argument(
         "--sample",
-        choices=("full", "main", "omit-late"),
+        choices=SAMPLE_NAMES,
         default="full",
         help="estimation sample (default full)",
     )
@@ -165,7 +168,7 @@ middlestep rollout --department chicago --estimand eventstudy --event-time 3 --j
     )
     rollout.add_argument(
         "--sample",
-        choices=("full", "main", "omit-late"),
+        choices=SAMPLE_NAMES,
         help="estimation sample (default: the department's defaults.sample, else full)",
     )
     rollout.add_argument(

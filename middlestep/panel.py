@@ -10,7 +10,7 @@ of the month the officer was scheduled to be trained). :func:`balanced_panel` bu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -46,33 +46,60 @@ class Sample:
     excluded_unit_types: tuple[str, ...] | None = None  # None: no unit restriction
     first_trained_above: int | None = None
     first_trained_at_most: int | None = None
+    # True: only officers still serving after the window (the published panels); False: every
+    # officer serving when the window began, whether or not they left later (intent-to-treat)
+    retained_only: bool = True
 
 
-# The estimation samples of Roth & Sant'Anna (2023) for the Chicago roll-out.
+# The estimation samples of Roth & Sant'Anna (2023) for the Chicago roll-out. They keep only the
+# officers still serving after the study window: whether an officer stays may itself respond to
+# training, so that conditions on a post-assignment variable. Each has an intent-to-treat twin
+# ("-itt") that does not: every officer of the roll-out serving when the window began stays in
+# the cohort assigned, and the months after an officer left count as zero events (the spine of
+# marts.fct_officer_months covers every month of the window).
+_PUBLISHED = (
+    Sample("full", "every officer of the roll-out still serving after the study window"),
+    Sample(
+        "main",
+        "unit type at assignment known and not special; the two pilot cohorts "
+        "(first_trained <= 14) dropped; officers still serving after the study window",
+        excluded_unit_types=("special",),
+        first_trained_above=14,
+    ),
+    Sample(
+        "omit-late",
+        "the main sample without the late cohorts (first_trained > 60)",
+        excluded_unit_types=("special",),
+        first_trained_above=14,
+        first_trained_at_most=60,
+    ),
+)
+ITT_DESCRIPTION = (
+    "every officer of the roll-out serving when the study window began, including those who "
+    "left later (they stay in the cohort assigned; their months after leaving count as zero "
+    "events): no conditioning on retention"
+)
 SAMPLES: dict[str, Sample] = {
     sample.name: sample
+    for published in _PUBLISHED
     for sample in (
-        Sample("full", "every officer of the roll-out still serving after the study window"),
-        Sample(
-            "main",
-            "unit type at assignment known and not special; the two pilot cohorts "
-            "(first_trained <= 14) dropped",
-            excluded_unit_types=("special",),
-            first_trained_above=14,
-        ),
-        Sample(
-            "omit-late",
-            "the main sample without the late cohorts (first_trained > 60)",
-            excluded_unit_types=("special",),
-            first_trained_above=14,
-            first_trained_at_most=60,
+        published,
+        replace(
+            published,
+            name=f"{published.name}-itt",
+            description=(
+                ITT_DESCRIPTION
+                if published.name == "full"
+                else published.description.split("; officers still")[0] + "; " + ITT_DESCRIPTION
+            ),
+            retained_only=False,
         ),
     )
 }
 
 _PANEL_SQL = """
 with departments as (
-    select department_id, study_end_on
+    select department_id, study_start_on, study_end_on
     from staging.stg_departments
     where department_id = $department_id
 ),
@@ -87,14 +114,18 @@ rollout_officers as (
         officers.appointed_on,
         officers.separated_on,
         officers.birth_year,
-        officers.unit_type_at_assignment
+        officers.unit_type_at_assignment,
+        -- still serving after the window: not separated on or before its last day
+        (
+            officers.separated_on is null or officers.separated_on > departments.study_end_on
+        ) as is_retained
     from marts.dim_officers as officers
     inner join departments
         on departments.department_id = officers.department_id
     where officers.trial_id = $trial_id
         and officers.cohort_on is not null
-        -- still serving after the window: not separated on or before its last day
-        and (officers.separated_on is null or officers.separated_on > departments.study_end_on)
+        -- serving when the window began (a fact before any training)
+        and (officers.separated_on is null or officers.separated_on >= departments.study_start_on)
 )
 
 select
@@ -110,7 +141,8 @@ select
     rollout_officers.appointed_on as appointed,
     rollout_officers.separated_on as resigned,
     rollout_officers.birth_year,
-    rollout_officers.unit_type_at_assignment
+    rollout_officers.unit_type_at_assignment,
+    rollout_officers.is_retained
 from rollout_officers
 inner join marts.fct_officer_months as officer_months
     on officer_months.department_id = rollout_officers.department_id
@@ -129,7 +161,9 @@ def balanced_panel(
     """The balanced officer x month panel of a roll-out (columns :data:`PANEL_COLUMNS`).
 
     Officers: those with a roll-out cohort in ``trial_id`` (the department's only trial if
-    None) not separated by the end of the study window; months: every month of the window.
+    None) serving when the study window began; the published samples keep only those not
+    separated by the end of the window, the "-itt" samples every one of them (:data:`SAMPLES`);
+    months: every month of the window.
     ``sample`` is one of :data:`SAMPLES`.
     """
     if sample not in SAMPLES:
@@ -183,6 +217,8 @@ def _only_trial(connection, department_id: str) -> str:
 
 def _restrict(panel: pd.DataFrame, sample: Sample) -> pd.DataFrame:
     keep = pd.Series(True, index=panel.index)
+    if sample.retained_only:
+        keep &= panel["is_retained"].astype(bool)
     if sample.excluded_unit_types is not None:
         unit_type = panel["unit_type_at_assignment"]
         keep &= unit_type.notna() & ~unit_type.isin(sample.excluded_unit_types)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import numpy as np
@@ -195,3 +196,15 @@ def test_a_month_without_events_is_left_out_of_the_nb_check_which_converges(larg
     assert effect.extras["nb_converged"]
     assert effect.extras["nb_months_without_events"] == 1
     assert effect.extras["nb_rate_ratio"] == pytest.approx(effect.estimate, rel=0.1)
+
+
+def test_nb_check_is_finite_when_newton_would_step_alpha_below_zero():
+    """Little overdispersion (gamma shape 50): from alpha = 1 Newton steps alpha below zero, the
+    likelihood turns NaN and statsmodels still says converged. The check falls back to BFGS on
+    log(alpha) and agrees with the Poisson estimate (NB2 with alpha near 0 is Poisson)."""
+    trial = simulate_trial(TrialScenario(force_overdispersion=50.0), seed=0)
+    effect = force_effect(trial.officer_months, outcome="force_reports")
+    assert effect.extras["nb_method"].startswith("bfgs")
+    assert math.isfinite(effect.extras["nb_rate_ratio"]) and effect.extras["nb_alpha"] > 0
+    assert effect.extras["nb_ci_low"] < effect.extras["nb_rate_ratio"] < effect.extras["nb_ci_high"]
+    assert effect.extras["nb_rate_ratio"] == pytest.approx(effect.estimate, rel=0.05)

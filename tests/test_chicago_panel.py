@@ -33,7 +33,7 @@ def warehouse(chicago_home) -> Path:
 def panels(warehouse) -> dict[str, pd.DataFrame]:
     return {
         sample: balanced_panel(warehouse, "chicago", sample)
-        for sample in ("full", "main", "omit-late")
+        for sample in ("full", "main", "omit-late", "full-itt", "main-itt")
     }
 
 
@@ -46,12 +46,14 @@ def _period(dates: pd.Series) -> pd.Series:
     return (months - STUDY_MONTHS[0]).apply(lambda offset: offset.n + 1)
 
 
-def readme_panel() -> tuple[pd.DataFrame, pd.Series]:
-    """The README's panel, from the CSVs alone; and each officer's unit type at training."""
+def readme_panel(serving_on: str = "2017-01-01") -> tuple[pd.DataFrame, pd.Series]:
+    """The README's panel, from the CSVs alone; and each officer's unit type at training.
+    `serving_on`: the officers kept had not resigned before it (the README's 2017-01-01; the
+    intent-to-treat samples' is the window's first day, 2011-01-01)."""
     training = _csv("training_assignment")
     roster = _csv("officers_roster").set_index("uid")
-    # officers of the roll-out who had not resigned before 2017-01-01
-    officers = training[training["resigned"].isna() | (training["resigned"] >= "2017-01-01")]
+    # officers of the roll-out who had not resigned before `serving_on`
+    officers = training[training["resigned"].isna() | (training["resigned"] >= serving_on)]
     officers = officers.assign(
         first_trained=_period(officers["assigned"]),
         # the warehouse's roster is officers_roster.csv: its exact resignation dates
@@ -152,6 +154,28 @@ def test_warehouse_panel_equals_the_readme_definition_row_for_row(panels, expect
         assert_same_panel(
             panels[sample], full[full["uid"].isin(officers.index[chosen])].reset_index(drop=True)
         )
+
+
+def test_itt_samples_keep_the_officers_who_left_in_their_cohorts(panels, expected):
+    """The default roll-out sample does not condition on retention: every officer of the roll-out
+    serving when the window began, with the same rows as the published panel for those who
+    stayed, and their own rows (zero events after leaving) for those who left."""
+    readme_itt, units = readme_panel(serving_on="2011-01-01")
+    assert_same_panel(panels["full-itt"], _with_panel_types(readme_itt))
+    full, full_itt = panels["full"], panels["full-itt"]
+    assert full_itt["uid"].nunique() == 8614  # all of training_assignment.csv
+    stayed = full_itt[full_itt["uid"].isin(set(full["uid"]))].reset_index(drop=True)
+    assert_same_panel(stayed, full)
+    left = full_itt[~full_itt["uid"].isin(set(full["uid"]))]
+    assert left["uid"].nunique() == 8614 - 7785
+    # they keep their assigned cohort, and a leaver's months are all there
+    assert left["first_trained"].notna().all() and (left.groupby("uid").size() == 72).all()
+    officers = readme_itt.drop_duplicates("uid").set_index("uid")
+    unit_type = officers.index.map(units)
+    in_main = unit_type.notna() & (unit_type != "special") & (officers["first_trained"] > 14)
+    assert set(panels["main-itt"]["uid"]) == set(officers.index[in_main])
+    assert panels["main-itt"]["uid"].nunique() == 6110
+    assert set(panels["main"]["uid"]) < set(panels["main-itt"]["uid"])
 
 
 def test_training_file_resignations_are_the_roster_dates_month(panels):

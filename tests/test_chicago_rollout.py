@@ -87,9 +87,9 @@ def test_rollout_command_prints_the_design_brief_fields(chicago_home, capsys):
         main([*args, "--estimand", "eventstudy", "--event-time", "2", "--permutations", "0"]) == 0
     )
     text = capsys.readouterr().out
-    for label in ("estimate", "std. error (Neyman)", "95% interval", "Fisher p-value", "5,537"):
+    for label in ("estimate", "std. error (Neyman)", "95% interval", "Fisher p-value", "6,110"):
         assert label in text
-    assert "(main sample" in text  # chicago's default sample
+    assert "(main-itt sample" in text  # chicago's default sample: no retention conditioning
     # an event time without a not-yet-trained comparison is refused with a message
     assert main([*args, "--estimand", "eventstudy", "--event-time", "500"]) == 1
     assert "middlestep rollout" in capsys.readouterr().err
@@ -100,7 +100,9 @@ def test_chicago_report_shows_the_roll_out_not_the_trial(chicago_home):
     results = json.loads(paths.json.read_text())
     assert results["gate"]["passed"] is True and results["is_publishable"] is True
     study = results["rollout"]
-    assert study["sample"] == "main" and study["n_units"] == 5537
+    # the default sample keeps the officers who left after assignment (tests/test_chicago_panel)
+    assert study["sample"] == "main-itt" and study["n_units"] == 6110
+    assert "no conditioning on retention" in study["sample_description"]
     estimates = {(e["outcome"], e["estimand"], e["estimator_key"]): e for e in study["estimates"]}
     assert set(estimates) == {
         (outcome, estimand, estimator)

@@ -56,8 +56,13 @@ def study_sections(study) -> list[Section]:
             "trained with officers not yet trained in the same month. "
         )
         + f"Sample '{study.sample}' ({study.sample_description}): {study.n_units:,} officers "
-        f"x {study.n_periods} months, a balanced panel of officers still serving after the "
-        "study window."
+        f"x {study.n_periods} months, a balanced panel."
+        + (
+            " It keeps only officers still serving after the window, which conditions on a "
+            "variable training may change (whether an officer stays); its '-itt' twin does not."
+            if not study.sample.endswith("-itt")
+            else ""
+        )
     )
     estimators = (
         "Two estimators side by side: Roth & Sant'Anna's efficient estimator (it weights the "
@@ -156,7 +161,10 @@ def waitlist_section(rollout_effects: Sequence[Effect], effects: Sequence[Effect
         "at once, the control arm a year later. The roll-out estimators (Roth & Sant'Anna's "
         "efficient estimator and Callaway & Sant'Anna's) compare, month by month, officers "
         "already trained with officers not yet trained, on the balanced panel of the trial's "
-        f"officers still serving after the study window ({first.n_units:,} officers).",
+        f"officers still serving after the study window ({first.n_units:,} officers). That "
+        "conditions on retention, which training may change; the primary estimates above keep "
+        "every randomized officer, so read this as a check of the estimators, not of the "
+        "trial's intent-to-treat effect.",
         f"Scales differ: the roll-out estimates are differences in mean counts {UNIT} "
         "(no exposure offset), the difference-in-differences estimate a ratio of rates per call "
         "attended. For a rough comparison the column 'relative change' divides each roll-out "
