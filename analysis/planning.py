@@ -92,7 +92,8 @@ def planning_baseline(
         n_left = int(((left > start) & (left < last + pd.DateOffset(months=1))).sum())
         if left.notna().any():
             separation = n_left / served
-            source = f"the roster: {n_left} officers left in the last {window_months} months"
+            officers_left = f"{n_left} officer{'' if n_left == 1 else 's'}"
+            source = f"the roster: {officers_left} left in the last {window_months} months"
     return PlanningBaseline(
         rate_per_officer_month=events / served,
         dispersion=nb2_dispersion(per_officer["events"], per_officer["months"]),

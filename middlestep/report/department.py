@@ -25,7 +25,12 @@ def not_estimated_section(rows: Sequence[Mapping[str, str]]) -> list[Section]:
                 "early nightly drop: camera codings arrive weeks after the calls) or at all (no "
                 "trial in the data). The rest of the report stands without them.",
             ),
-            tables=(("", pd.DataFrame(list(rows), columns=["analysis", "reason"])),),
+            tables=(
+                (
+                    "Analyses left out, with the reason",
+                    pd.DataFrame(list(rows), columns=["analysis", "reason"]),
+                ),
+            ),
         )
     ]
 
@@ -80,7 +85,7 @@ def department_sections(figures: Any) -> list[Section]:
                     "Civilians named in force reports (by their keyed hash: no name is loaded), "
                     "by the number of distinct reports that name them.",
                 ),
-                tables=(("", figures.repeat_subjects),),
+                tables=(("Civilians by the reports that name them", figures.repeat_subjects),),
             )
         )
     if figures.planning is not None:
@@ -103,7 +108,7 @@ def _concentration_section(concentration: Any) -> Section:
             f"{concentration.share_with_any_observed:.0%} of officers filed any report, against "
             f"{concentration.share_with_any_poisson:.0%} under the Poisson model.",
         ),
-        tables=(("", table),),
+        tables=(("Share of force reports by the top officers", table),),
         plots=(
             Plot(
                 "force_concentration.png",
@@ -159,7 +164,7 @@ def planning_section(planning: Any) -> Section:
     return Section(
         "Planning a trial from the department's own data",
         paragraphs=tuple(lines),
-        tables=(("", designs),),
+        tables=(("Each design at the department's size", designs),),
         plots=(
             Plot(
                 "trial_planning_power.png",
