@@ -19,6 +19,7 @@ import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -142,7 +143,7 @@ def ingest_export(
             for path in matching_files(export_dir, table_mapping, mapping, summary.warnings):
                 log.info("ingesting %s -> raw.%s", path.name, table_name)
                 result = _ingest_file(
-                    connection, path, export_dir, table_mapping, mapping, as_of, key
+                    connection, path, export_dir, table_mapping, mapping, as_of, key, home.root
                 )
                 summary.files.append(result)
                 if result.status == "loaded" and result.rows_read == 0:
@@ -252,6 +253,7 @@ def _ingest_file(
     mapping: DepartmentMapping,
     as_of: dt.datetime,
     key: bytes | None,
+    scratch: Path,
 ) -> FileResult:
     table = RAW_TABLES[table_mapping.table]
     source_file = f"{export_dir.name}/{path.relative_to(export_dir)}"
@@ -273,10 +275,15 @@ def _ingest_file(
     if already:
         return FileResult(table.name, source_file, sha256, "already_loaded", already[0])
     unit.mapping_sha256 = table_mapping.mapping_sha256
-    hasher = (lambda values: civilian_key.hash_values(key, values)) if key is not None else None
+    hasher = partial(civilian_key.hash_array, key) if key is not None else None
     try:
         staged = stage_bytes(
-            data, table_mapping, civilian_columns(table_mapping), hasher, _nullable(table_mapping)
+            data,
+            table_mapping,
+            civilian_columns(table_mapping),
+            hasher,
+            _nullable(table_mapping),
+            scratch=scratch,
         )
     except FileProblem as problem:
         return unit.failed(sha256, str(problem))
