@@ -33,9 +33,9 @@ def kill_on_call(owner, name: str, nth: int, *, after: bool = False) -> None:
 
 def arm(point: str) -> None:
     if point == "ingest":  # inside the second loaded file's transaction, its rows inserted
-        import middlestep.ingest
+        import middlestep.ingest.load
 
-        kill_on_call(middlestep.ingest, "_insert_rejects", 2)
+        kill_on_call(middlestep.ingest.load, "_insert_rejects", 2)
     elif point == "backfill":  # SQLMesh has evaluated some models of the plan, not all
         from sqlmesh.core.snapshot.evaluator import SnapshotEvaluator
 

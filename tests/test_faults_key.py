@@ -102,7 +102,8 @@ def test_a_changed_key_is_refused_on_a_later_night(no_key, tmp_path):
         ingest(tmp_path)
     assert batches(tmp_path) == 2
     no_key.setenv("MIDDLESTEP_HASH_KEY", GOOD_KEY)  # the right key goes on
-    assert [f.status for f in ingest(tmp_path).files] == ["already_loaded", "loaded"]
+    # the force file is read under the right key (its one row has no date: every row rejected)
+    assert [f.status for f in ingest(tmp_path).files] == ["already_loaded", "rejected"]
 
 
 def test_the_fingerprint_is_keyed_and_is_not_the_key(no_key, tmp_path):

@@ -151,7 +151,7 @@ def _loaded_rows_checks(facts: WarehouseFacts) -> list[CheckResult]:
                 column="rows_loaded",
                 observed=(
                     f"batch {row.batch_id} ({row.table_name}, {row.source_file}) says "
-                    f"{row.rows_loaded - row.rows_merged} rows stored, {where}"
+                    f"{row.rows_loaded} rows loaded{_folded(row.rows_merged)}, {where}"
                 ),
                 why=why,
             )
@@ -192,3 +192,8 @@ def _loaded_rows_checks(facts: WarehouseFacts) -> list[CheckResult]:
             )
         )
     return checks
+
+
+def _folded(rows_merged: int) -> str:
+    """Lines the mapping's repeated_keys policy folded into another line's row."""
+    return f" ({rows_merged} of them folded into other lines' rows)" if rows_merged else ""

@@ -67,8 +67,8 @@ def read_warehouse(
         batches = (
             con.execute(
                 "select batch_id, department_id, table_name, source_file, rows_read, "
-                "rows_loaded, rows_rejected, coalesce(rows_merged, 0) as rows_merged, "
-                "superseded_by from raw._batches order by batch_id"
+                f"rows_loaded, rows_rejected, {_batch_extras(con)} from raw._batches "
+                "order by batch_id"
             ).df()
             if ("raw", "_batches") in existing
             else None
@@ -164,3 +164,18 @@ def read_warehouse(
         baseline=baseline,
         mart_tables=tuple(sorted(name for schema, name in existing if schema == "marts")),
     )
+
+
+def _batch_extras(con) -> str:
+    """rows_merged and superseded_by of raw._batches; a batches table written before they
+    existed (or by hand) has neither: nothing merged, nothing superseded."""
+    present = {
+        name
+        for (name,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw' "
+            "and table_name = '_batches'"
+        ).fetchall()
+    }
+    merged = "coalesce(rows_merged, 0)" if "rows_merged" in present else "0"
+    superseded = "superseded_by" if "superseded_by" in present else "cast(null as integer)"
+    return f"{merged} as rows_merged, {superseded} as superseded_by"

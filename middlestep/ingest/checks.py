@@ -268,21 +268,38 @@ def checked_rows_sql(
             f"{literal(mapping.department_id)}) "
             f"then 'officer ' || {officer} || ' is not on the roster' end)"
         )
+    # a repeated key: the lines after its first (a group-by joined back, not a window over every
+    # column of the file: the window sorted the whole wide row)
+    duplicate = "cast(null as varchar)"
+    repeated = ""
+    join = ""
+    if rejects_repeats:
+        first = column("r", "first_line")
+        aliases = ", ".join(f"{column('v', k)} as {column('r', k)}" for k in table.key)
+        repeated = (
+            f"repeated as (select {aliases}, min(_source_line) as {first} from parsed "
+            f"where {key_present} group by {key} having count(*) > 1),"
+        )
+        join = "left join repeated on " + " and ".join(
+            f"parsed.{column('v', k)} is not distinct from repeated.{column('r', k)}"
+            for k in table.key
+        )
+        duplicate = (
+            f"case when parsed._source_line > repeated.{first} then "
+            f"'duplicate key within the file (first at line ' || repeated.{first} || ')' end"
+        )
     return f"""
         with sourced as (
             select _source_line, {", ".join(source_columns)} from staged_rows
         ),
         mapped as (select *, {", ".join(mapped_columns)} from sourced),
         parsed as (select *, {", ".join(typed_columns)} from mapped),
+        {repeated}
         checked as (
-            select *, {", ".join(error_columns)},
+            select parsed.*, {", ".join(error_columns)},
                 {roster_check} as {column("e", ROSTER)},
-                case when {str(rejects_repeats).lower()} and {key_present} and row_number() over (
-                        partition by {key} order by _source_line) > 1
-                    then 'duplicate key within the file (first at line '
-                        || min(_source_line) over (partition by {key}) || ')'
-                end as {column("e", KEY)}
-            from parsed
+                {duplicate} as {column("e", KEY)}
+            from parsed {join}
         )
         select * from checked
     """

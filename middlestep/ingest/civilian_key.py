@@ -24,6 +24,7 @@ import secrets
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 MIN_KEY_BYTES = 32
 MIN_DISTINCT_BYTES = 8  # "aaaa..." has 32 bytes but no entropy
@@ -110,6 +111,34 @@ def create_key_file(path: Path) -> Path:
 def fingerprint(key: bytes) -> str:
     """A keyed fingerprint: tells keys apart, reveals nothing that helps to find the key."""
     return hmac.new(key, FINGERPRINT_MESSAGE, hashlib.sha256).hexdigest()
+
+
+# Python's str.strip() whitespace: identifiers are hashed trimmed exactly as they always were
+WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+HMAC_BLOCK = 64  # bytes, SHA-256's block size
+
+
+def hash_array(key: bytes, values: pa.Array, null_values: tuple[str, ...] = ()) -> pa.Array:
+    """HMAC-SHA256 (hex) of each identifier, trimmed; NULL for a null or a null token.
+
+    Vectorised in an in-memory DuckDB (never the warehouse's connection, so no raw identifier
+    reaches the warehouse file): HMAC(K, m) = SHA256((K ^ opad) || SHA256((K ^ ipad) || m)),
+    the same hex digests as ``hash_values``."""
+    block = hashlib.sha256(key).digest() if len(key) > HMAC_BLOCK else key
+    block = block.ljust(HMAC_BLOCK, b"\0")
+    inner = bytes(b ^ 0x36 for b in block).hex()
+    outer = bytes(b ^ 0x5C for b in block).hex()
+    tokens = list(null_values) or [None]
+    with duckdb.connect() as connection:
+        connection.register("identifiers", pa.table({"v": values.cast(pa.string())}))
+        hashed = connection.execute(
+            "select case when t is null or t = any(?) then null else "
+            "sha256(unhex(?) || unhex(sha256(unhex(?) || encode(t)))) end "
+            "from (select trim(v, ?) as t from identifiers)",
+            [tokens, outer, inner, WHITESPACE],
+        ).arrow()
+    column = hashed.column(0) if isinstance(hashed, pa.Table) else hashed.read_all().column(0)
+    return column.combine_chunks().cast(pa.string())
 
 
 def hash_values(key: bytes, values: list[str | None]) -> list[str | None]:

@@ -37,7 +37,7 @@ def rotate_key(
     new_key = civilian_key.read_key_file(new_key_file)
     if civilian_key.fingerprint(new_key) == civilian_key.fingerprint(old_key):
         raise HashKeyError(f"{new_key_file} holds the key in use: nothing to rotate")
-    renamed = _old_to_new(mapping, exports, old_key, new_key)
+    renamed = _old_to_new(mapping, exports, old_key, new_key, home.root)
     connection = duckdb.connect(str(home.warehouse))
     try:
         connection.execute("begin transaction")
@@ -65,14 +65,15 @@ def _civilian_fields(mapping: DepartmentMapping) -> list[tuple[str, str]]:
 
 
 def _old_to_new(
-    mapping: DepartmentMapping, exports: list[Path], old_key: bytes, new_key: bytes
+    mapping: DepartmentMapping, exports: list[Path], old_key: bytes, new_key: bytes, scratch: Path
 ) -> dict[str, str]:
     renamed: dict[str, str] = {}
 
-    def both(values: list[str | None]) -> list[str | None]:
-        old = civilian_key.hash_values(old_key, values)
-        new = civilian_key.hash_values(new_key, values)
-        renamed.update((o, n) for o, n in zip(old, new, strict=True) if o is not None)
+    def both(values: pa.Array, null_values: tuple[str, ...]) -> pa.Array:
+        old = civilian_key.hash_array(old_key, values, null_values)
+        new = civilian_key.hash_array(new_key, values, null_values)
+        pairs = zip(old.to_pylist(), new.to_pylist(), strict=True)
+        renamed.update((o, n) for o, n in pairs if o is not None)
         return old
 
     for export in exports:
@@ -82,7 +83,7 @@ def _old_to_new(
                 continue
             for path in matching_files(Path(export), table_mapping, mapping, []):
                 try:
-                    stage_bytes(path.read_bytes(), table_mapping, civilian, both)
+                    stage_bytes(path.read_bytes(), table_mapping, civilian, both, scratch=scratch)
                 except (FileProblem, OSError):
                     continue  # it loaded nothing either
     return renamed

@@ -6,7 +6,11 @@ so the recorded sha256 always describes the rows loaded. Whatever makes the whol
 ``FileProblem``; what is wrong with one line (a wrong number of fields, undecodable text or an
 oversized cell in a mapped column) is a ``LineProblem`` and the other lines go on.
 
-Civilian identifiers are hashed here, in the Arrow batch: the raw values never reach DuckDB, not
+A clean CSV file is parsed by DuckDB's reader (middlestep/ingest/fast_csv.py); any file it
+declines is read line by line here, the reference. Both run outside the warehouse's connection.
+
+Civilian identifiers are hashed here, over the Arrow column (vectorised in an in-memory DuckDB of
+their own, civilian_key.hash_array): the raw values never reach the warehouse's connection, not
 even a temporary table, so no page of the warehouse file can hold one.
 """
 
@@ -18,11 +22,13 @@ import io
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from middlestep.ingest.fast_csv import duckdb_csv_cells
 from middlestep.mapping import TableMapping
 
 # a mapped cell longer than this is a line fault, never a reason to stop (csv's own limit
@@ -53,7 +59,8 @@ class Staged:
     nulled: tuple[LineProblem, ...] = ()  # optional cells set to NULL (loaded with a warning)
 
 
-Hasher = Callable[[list[str | None]], list[str | None]]
+# (a column's values, the null tokens) -> their keyed hashes (civilian_key.hash_array)
+Hasher = Callable[[pa.Array, tuple[str, ...]], pa.Array]
 
 
 def stage_bytes(
@@ -62,9 +69,11 @@ def stage_bytes(
     civilian_columns: frozenset[str],
     hasher: Hasher | None,
     nullable: frozenset[str] = frozenset(),
+    scratch: Path | None = None,
 ) -> Staged:
     """``nullable``: source columns feeding only optional fields of a table that keeps rows
-    with bad optional cells (the roster): a bad cell there is nulled, not a reject."""
+    with bad optional cells (the roster): a bad cell there is nulled, not a reject.
+    ``scratch``: where DuckDB's CSV reader gets its private copy of the bytes (the home)."""
     columns = sorted(set(table_mapping.source_columns))
     names = {column: f"c{index}" for index, column in enumerate(columns)}
     fields_of = _fields_by_column(table_mapping)
@@ -72,9 +81,13 @@ def stage_bytes(
         cells, problems = _parquet_cells(data, columns, names)
         nulled = []
     else:
-        cells, problems, nulled = _csv_cells(
-            data, table_mapping, columns, names, fields_of, nullable
-        )
+        # a clean file: DuckDB's reader; anything it declines, line by line (the reference)
+        cells = duckdb_csv_cells(data, table_mapping, columns, names, MAX_CELL_CHARS, scratch)
+        problems, nulled = [], []
+        if cells is None:
+            cells, problems, nulled = _csv_cells(
+                data, table_mapping, columns, names, fields_of, nullable
+            )
     for column in civilian_columns & set(columns):
         cells = _hashed(cells, names[column], table_mapping.null_values, hasher)
     return Staged(cells, names, tuple(problems), tuple(nulled))
@@ -95,9 +108,8 @@ def _hashed(
     if hasher is None:
         raise FileProblem("a civilian identifier column needs the civilian hash key")
     index = cells.schema.get_field_index(name)
-    text = cells.column(index).cast(pa.string()).to_pylist()
-    trimmed = [None if v is None or v.strip() in null_values else v.strip() for v in text]
-    return cells.set_column(index, name, pa.array(hasher(trimmed), pa.string()))
+    text = cells.column(index).combine_chunks().cast(pa.string())
+    return cells.set_column(index, name, hasher(text, null_values))
 
 
 def _duplicates(header: list[str]) -> list[str]:
