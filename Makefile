@@ -38,8 +38,10 @@ lint: $(STAMP)
 slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
+# department scales to measure: `make bench SCALES=1,20,100` adds a 100x department (hours)
+SCALES ?= 1,20
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run --scales $(SCALES)
 
 clean:
 	rm -rf $(VENV) .middlestep .cache
