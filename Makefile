@@ -38,8 +38,10 @@ lint: $(STAMP)
 slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
+# department scales to measure: `make bench SCALES=1,20,100` adds a 100x department (hours)
+SCALES ?= 1,20
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run --scales $(SCALES)
 
 # PNGs of a demo and a Chicago roll-out report at 1280 and 390 px for the docs (needs the
 # system's Chromium: apt-get install chromium); about 8 minutes

@@ -141,7 +141,8 @@ def main() -> int:
     for scale, figures in results.items():
         for step, figure in figures.items():
             peak = f"{figure['peak_mib']:>9.0f}" if "peak_mib" in figure else f"{'':>9}"
-            print(f"{scale:>6g} {step:<28} {figure['seconds']:>9.2f} {peak}")
+            failed = f"  exit code {figure['exit_code']}" if figure.get("exit_code") else ""
+            print(f"{scale:>6g} {step:<28} {figure['seconds']:>9.2f} {peak}{failed}")
         print_ratios(scale, figures)
     if not args.skip_staggered:
         bench_staggered(args.staggered_permutations)

@@ -32,6 +32,7 @@ import pandas as pd
 
 from middlestep.build import ENVIRONMENT, BuildError, latest_execution_time
 from middlestep.contract import RAW_TABLES
+from middlestep.gate.counts import COUNTS, counts_of
 from middlestep.sqlmesh_errors import quiet_console, summarize
 from middlestep.warehouse import PROJECT_ROOT, Home, connect, reader_lock
 
@@ -148,6 +149,18 @@ def spark_context(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def spark_department_counts(context) -> pd.DataFrame:
+    """The gate's per-department counts of the marts (gate/counts.py), computed on Spark: the
+    same small frame `analyses_supported` reads, from marts that never leave the cluster."""
+    adapter = context.engine_adapter
+    columns = {
+        mart: set(adapter.columns(f"marts.{mart}"))
+        for mart in COUNTS
+        if adapter.table_exists(f"marts.{mart}")
+    }
+    return counts_of(adapter.fetchdf, columns, dialect="spark")
 
 
 def read_mart(context, name: str) -> pd.DataFrame:
