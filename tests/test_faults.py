@@ -256,7 +256,7 @@ def test_the_report_lists_what_was_rejected_file_reason_and_rows(faulty):
     assert rejects["rows"].sum() == summary.rows_rejected
     assert any("missing column ALLEGATION" in reason for reason in rejects["reason"])
     rendered = table(rejects)
-    assert "source_file" in rendered.columns and len(rendered.rows) == len(rejects)
+    assert "source file" in rendered.columns and len(rendered.rows) == len(rejects)
 
 
 # --------------------------------------------------------------------------------------------
