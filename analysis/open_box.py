@@ -283,7 +283,7 @@ def _open_box(
         with_officers = _attempt(
             box,
             "officer baseline moderators",
-            lambda: with_officer_moderators(frame, officers, months, marts.study_dates),
+            lambda: with_officer_moderators(frame, officers, months, _trial_start(marts)),
         )
         if with_officers is not None:
             frame, moderators = with_officers
@@ -296,14 +296,26 @@ def _open_box(
     return box
 
 
+def _trial_start(marts) -> Any:
+    """The treatment arm's training date: the marts' study dates, else read off the officer-months'
+    cohorts (frames from a simulator carry no study dates)."""
+    from analysis.marts import study_dates
+
+    dates = getattr(marts, "study_dates", None)
+    if dates is None:
+        dates = study_dates(marts.officer_months, arm="arm", cohort="cohort_month")
+    return dates.trial_start_on
+
+
 def with_officer_moderators(
-    encounters: pd.DataFrame, officers: pd.DataFrame, months: pd.DataFrame, dates: Any
+    encounters: pd.DataFrame, officers: pd.DataFrame, months: pd.DataFrame, trial_start: Any
 ) -> tuple[pd.DataFrame, list[str]]:
     """The encounters with their officer's baseline moderator levels
-    (`analysis.officer_moderators`), and the moderators that have at least two levels."""
+    (`analysis.officer_moderators`; the pre-trial force rate ends at `trial_start`), and the
+    moderators that have at least two levels."""
     from analysis.officer_moderators import officer_moderator_levels
 
-    levels = officer_moderator_levels(officers, months, trial_start=dates.trial_start_on)
+    levels = officer_moderator_levels(officers, months, trial_start=trial_start)
     moderators = [name for name in levels.columns[1:] if levels[name].nunique() >= 2]
     frame = encounters.drop(columns=[c for c in moderators if c in encounters.columns])
     frame = frame.assign(officer_id=frame["officer_id"].astype(str)).merge(

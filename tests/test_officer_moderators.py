@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -66,9 +64,8 @@ def test_pre_period_force_rate_ignores_everything_from_the_trial_on(trial):
 
 
 def test_subgroup_table_has_every_officer_moderator(trial):
-    dates = SimpleNamespace(trial_start_on=TRIAL_START_ON)
     frame, moderators = with_officer_moderators(
-        trial.encounters, trial.officers, trial.officer_months, dates
+        trial.encounters, trial.officers, trial.officer_months, TRIAL_START_ON
     )
     assert moderators == ["sex", "tenure_years_at_assignment", "pre_period_force_rate"]
     assert len(frame) == len(trial.encounters)
