@@ -159,6 +159,8 @@ def check(home: Home, *, wait_s: float = 0.0, full: bool = False):
             build_id=identity.build_id,
             full=full,
             data_docs_dir=home.data_docs_dir,
+            # the project's expectations/ beside its models (also a --project copy's)
+            expectations_dir=project_root() / "expectations",
         )
         quality_gate.record_gate(home.warehouse, result)
     log_run(home, "check", build_id=identity.build_id, passed=result.passed)

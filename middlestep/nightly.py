@@ -263,7 +263,7 @@ def status_document(home: Home) -> dict[str, Any]:
     entries = read_run_log(home)
     runs = [entry for entry in entries if entry.get("step") == "run"]
     identity, gate = gate_of_latest_build(home) if home.warehouse.exists() else (None, None)
-    next_step = _next_step(runs[-1] if runs else None, identity, gate)
+    next_step = _next_step(home, runs[-1] if runs else None, identity, gate)
     return {
         "home": str(home.root),
         "last_run": runs[-1] if runs else None,

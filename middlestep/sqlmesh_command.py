@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from middlestep.build import WAREHOUSE_ENV
+from middlestep import build
 from middlestep.errors import PipelineError
 from middlestep.warehouse import Home
 
@@ -24,8 +24,13 @@ LAUNCH = "import sys; from sqlmesh.cli.main import cli; sys.exit(cli(prog_name='
 
 
 def sqlmesh_environment(home: Home) -> dict[str, str]:
-    """The environment of a SQLMesh command against ``home``'s warehouse."""
-    return {**os.environ, WAREHOUSE_ENV: str(home.warehouse), "MIDDLESTEP_HOME": str(home.root)}
+    """The environment of a SQLMesh command against ``home``'s warehouse: the build's own
+    (warehouse file and DuckDB memory settings, which DuckDB needs the same on every connection)."""
+    return {
+        **os.environ,
+        **build.sqlmesh_environment(home.warehouse),
+        "MIDDLESTEP_HOME": str(home.root),
+    }
 
 
 def run_sqlmesh(home: Home, project: Path, arguments: list[str]) -> int:

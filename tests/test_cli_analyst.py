@@ -228,6 +228,14 @@ def write_model(project, name="mart_force_by_arm", extra_audit="", extra_column=
     )
 
 
+def write_expectations(project, minimum_force_reports: int) -> None:
+    (project / "expectations" / "mart_force_by_arm.yaml").write_text(
+        "- expectation: expect_column_values_to_be_between\n"
+        f"  kwargs: {{column: force_reports, min_value: {minimum_force_reports}}}\n"
+        "  meta: {why: an arm's force reports are counts}\n"
+    )
+
+
 @pytest.fixture()
 def analyst(department, tmp_path):
     """A copy of the module's home and of the SQLMesh project, for one analyst's changes."""
@@ -266,9 +274,14 @@ def test_analyst_adds_a_model_plans_it_into_dev_diffs_it_and_promotes_it(analyst
     assert main(["export", "mart_force_by_arm", "--out", str(labels_out), "--home", str(home)]) == 0
     labels = pd.io.stata.StataReader(labels_out).variable_labels()
     assert labels["force_reports"].startswith("force reports of the arm's officers")
-    # TODO(after the gate reads expectations/<mart>.yaml beside the models): write
-    # project/expectations/mart_force_by_arm.yaml and assert that `middlestep check` validates
-    # marts.mart_force_by_arm with it ("gated by its own expectations").
+    # gated by its own expectations, written beside the models: a failing one fails the gate
+    gate = ["check", "--home", str(home), "--project", str(project)]
+    write_expectations(project, minimum_force_reports=10**9)
+    capfd.readouterr()
+    assert main(gate) == 1
+    assert "mart_force_by_arm" in capfd.readouterr().out
+    write_expectations(project, minimum_force_reports=0)
+    assert main(gate) == 0
 
     # change it: dev shows the difference against prod
     write_model(project, extra_column=",\n    sum(calls_attended) AS calls_attended")

@@ -81,7 +81,7 @@ def test_gate_checks_every_codebook_item_of_fct_encounters_against_its_range():
 
 
 def copy_project(root: Path) -> Path:
-    for name in ("models", "macros", "seeds", "audits"):
+    for name in ("models", "macros", "seeds", "audits", "expectations"):
         shutil.copytree(PROJECT_ROOT / name, root / name)
     shutil.copy(PROJECT_ROOT / "sqlmesh.yaml", root / "sqlmesh.yaml")
     shutil.copy(PROJECT_ROOT / "external_models.yaml", root / "external_models.yaml")
