@@ -2,13 +2,12 @@
 onboarded by departments/dallas.yaml alone (two header rows, M/D/YY dates, one line per incident x
 officer x subject, a roster derived from the officer ids), through ingest, build and the gate.
 
-The report: a department without a trial gets its descriptive report once the no-trial report
-lands (branch wt-notrial); then `test_dallas_ingests_builds_and_passes_the_gate` should also run
-`main(["--home", ..., "report", "--department", "dallas"])` and assert exit 0 and the descriptive
-force figures and trial-planning section in report/results.json (see the TODO below).
+The report: no trial in the export, so descriptive force figures and trial planning.
 """
 
 from __future__ import annotations
+
+import json
 
 import duckdb
 import pytest
@@ -50,9 +49,28 @@ def test_dallas_ingests_builds_and_passes_the_gate(dallas_home):
         assert read == loaded + rejected and rejected / read < 0.01
     reasons = query(dallas_home, "select distinct field, reason from raw._rejects")
     assert reasons == [("officer_id", "officer_id: required field is empty")]
-    # TODO(wt-notrial): once `report` supports a department without a trial, assert here that
-    # `main([... "report", "--department", "dallas"]) == 0` and that results.json holds the
-    # descriptive force figures and the trial-planning section.
+
+
+def test_dallas_gets_its_force_figures_and_trial_planning(dallas_home):
+    """No trial in the export: the report is descriptive and plans one from Dallas's own data."""
+    assert main(["--home", str(dallas_home.root), "report", "--department", "dallas"]) == 0
+    results = json.loads((dallas_home.report_dir / "results.json").read_text())
+    figures = results["department_figures"]
+    monthly = figures["force_per_officer_month"]
+    in_served_months = query(
+        dallas_home,
+        "select count(*) from marts.fct_force_reports where month_start <= "
+        "(select max(month_start) from marts.fct_officer_months)",
+    )[0][0]
+    assert sum(row["reports"] for row in monthly) == in_served_months
+    assert figures["force_by_level"] and figures["force_by_type"]
+    assert figures["concentration"] is not None
+    designs = figures["trial_planning"]["designs"]
+    assert len(designs) >= 2  # the wait-list trial and the stepped wedge
+    not_estimated = {row["analysis"] for row in results["not_estimated"]}
+    assert "force effects" in not_estimated  # no trial: said, not a traceback
+    html = (dallas_home.report_dir / "index.html").read_text()
+    assert "trial planning" in html.lower()
 
 
 def test_the_roster_is_the_distinct_officer_ids_with_first_and_last_seen_dates(dallas_home):
@@ -104,3 +122,18 @@ def test_a_second_ingest_skips_the_file_per_table(dallas_home, capsys):
     name = "dallas_uof_2016/37-00049_UOF-P_2016_prepped.csv"
     assert f"officers: {name} already loaded with this mapping (same sha256), skipped" in out
     assert f"force_reports: {name} already loaded with this mapping (same sha256), skipped" in out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known: months are cut from UTC timestamps (`_at` is UTC), so a report at 23:19 on "
+    "31 Dec 2016 in Dallas (UTC-6) falls in January 2017, after the officer's last served month; "
+    "months should follow the department's local calendar",
+)
+def test_every_force_report_falls_in_a_served_officer_month(dallas_home):
+    outside = query(
+        dallas_home,
+        "select count(*) from marts.fct_force_reports f anti join marts.fct_officer_months m "
+        "using (department_id, officer_id, month_start)",
+    )[0][0]
+    assert outside == 0
