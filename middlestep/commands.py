@@ -222,7 +222,8 @@ def report(
     analysis = trial.analyze(
         home, snapshot, include_unreliable=include_unreliable, settings=settings
     )
-    analysis.notes += _data_notes(home, analysis.department_id)
+    data_notes = _data_notes(home, analysis.department_id)
+    analysis.notes += data_notes
     context = ReportContext(
         department_id=analysis.department_id,
         title=(
@@ -242,6 +243,7 @@ def report(
         reliability_items=analysis.reliability_items,
         excluded_items=tuple(analysis.excluded_items),
         analysis_notes=tuple(analysis.notes),
+        data_notes=tuple(data_notes),
         rollout=analysis.rollout,
         rollout_effects=tuple(analysis.rollout_effects),
         plan=_plan_document(home, analysis),

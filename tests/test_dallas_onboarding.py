@@ -71,6 +71,7 @@ def test_dallas_gets_its_force_figures_and_trial_planning(dallas_home):
     assert "force effects" in not_estimated  # no trial: said, not a traceback
     html = (dallas_home.report_dir / "index.html").read_text()
     assert "trial planning" in html.lower()
+    assert results["data_notes"] == []  # Dallas gives its officers' hire dates
 
 
 def test_the_roster_is_the_distinct_officer_ids_with_first_and_last_seen_dates(dallas_home):

@@ -5,6 +5,7 @@ the force reports one per incident x officer with a subject count."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from middlestep import commands
+from middlestep.cli import main
 from middlestep.gate import latest_gate
 from middlestep.warehouse import Home
 
@@ -128,3 +130,15 @@ def test_an_officer_with_unknown_appointment_is_active_from_first_to_last_record
         force_only_home,
         "select count(*) from marts.fct_officer_months where not is_active and force_reports > 0",
     ) == [(0,)]
+
+
+def test_a_force_only_department_gets_a_report_that_says_what_it_leaves_unknown(
+    force_only_home,
+):
+    assert main(["--home", str(force_only_home.root), "report"]) == 0
+    results = json.loads((force_only_home.report_dir / "results.json").read_text())
+    (note,) = results["data_notes"]
+    assert note.startswith("3 of 3 officers") and "from the first to the last month" in note
+    assert results["department_figures"]["force_per_officer_month"]
+    html = (force_only_home.report_dir / "index.html").read_text()
+    assert "What the data leaves unknown" in html and "3 of 3 officers" in html

@@ -45,6 +45,8 @@ class ReportContext:
     reliability_items: pd.DataFrame | None = None  # alpha and kappa with bootstrap intervals
     excluded_items: tuple[str, ...] = ()  # unreliable items left out of the confirmatory set
     analysis_notes: tuple[str, ...] = ()
+    # what the data means that every estimate rests on (an unknown appointment date, ...)
+    data_notes: tuple[str, ...] = ()
     rollout: Any = None  # analysis.rollout.RolloutStudy of a roll-out department
     rollout_effects: Sequence[Effect] = ()  # a wait-list trial read as a staggered roll-out
     # the analysis plan and its registration (middlestep.plan.PlanStatus.to_dict()); None: the

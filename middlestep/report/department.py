@@ -35,6 +35,13 @@ def not_estimated_section(rows: Sequence[Mapping[str, str]]) -> list[Section]:
     ]
 
 
+def data_notes_section(notes: Sequence[str]) -> list[Section]:
+    """What the export leaves unknown and how the models read it (middlestep/contract.py)."""
+    if not notes:
+        return []
+    return [Section("What the data leaves unknown", paragraphs=tuple(notes))]
+
+
 def department_sections(figures: Any) -> list[Section]:
     """The force figures and the trial planning of a department without a trial."""
     if figures is None:

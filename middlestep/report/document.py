@@ -15,7 +15,11 @@ import pandas as pd
 
 from middlestep.jsonable import jsonable
 from middlestep.report.context import ALPHA_THRESHOLD, ReportContext, ReportPaths
-from middlestep.report.department import department_sections, not_estimated_section
+from middlestep.report.department import (
+    data_notes_section,
+    department_sections,
+    not_estimated_section,
+)
 from middlestep.report.design import design_sections
 from middlestep.report.plots import forest_plot_png
 from middlestep.report.rollout import rollout_sections
@@ -40,7 +44,8 @@ def write_report(out_dir: Path, context: ReportContext) -> ReportPaths:
 
     summary = summary_sentences(context)
     view = view_model(context, provenance, summary)
-    sections = department_sections(context.department) + design_sections(context)
+    sections = data_notes_section(context.data_notes) + department_sections(context.department)
+    sections += design_sections(context)
     sections += rollout_sections(context.rollout, context.rollout_effects, context.effects)
     sections += open_box_sections(
         context.open_box,
@@ -137,6 +142,7 @@ def results_document(
             "reliability_items": records(context.reliability_items),
             "excluded_items": list(context.excluded_items),
             "analysis_notes": list(context.analysis_notes),
+            "data_notes": list(context.data_notes),
             "rollout": context.rollout.to_dict() if context.rollout is not None else None,
             "rollout_effects": [effect.to_dict() for effect in context.rollout_effects],
             "provenance": dict(provenance if provenance is not None else context.provenance),
