@@ -71,6 +71,10 @@ def test_dallas_gets_its_force_figures_and_trial_planning(dallas_home):
     assert "force effects" in not_estimated  # no trial: said, not a traceback
     html = (dallas_home.report_dir / "index.html").read_text()
     assert "trial planning" in html.lower()
+    summary = results["summary"]
+    assert summary["found"] == [] and summary["not_found"][0].startswith("No trial in this data")
+    assert any(s.startswith("A wait-list") for s in summary["could_detect"])
+    assert any("stepped wedge" in sentence for sentence in summary["could_detect"])
     assert results["data_notes"] == []  # Dallas gives its officers' hire dates
 
 

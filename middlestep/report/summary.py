@@ -151,7 +151,7 @@ def summary_sentences(context: ReportContext) -> dict[str, list[str]]:
                 f"{sentence[:-1]}; unadjusted p {p_value_text(effect.p_value)}, {why}."
             )
     not_analysed = [
-        f"{row['analysis'][:1].upper()}{row['analysis'][1:]} were not estimated: "
+        f"{row['analysis'][:1].upper()}{row['analysis'][1:]}: not estimated, "
         f"{row.get('reason') or 'not supported by the data'}."
         for row in gate_analyses(context)
         if not row.get("supported")
@@ -174,10 +174,18 @@ def summary_sentences(context: ReportContext) -> dict[str, list[str]]:
             + "."
         )
     caveats += plan_caveats(context.plan)
-    if not context.effects:
+    if not context.effects and context.department is not None:
+        not_found.append(
+            "No trial in this data, so no effect was estimated: the report describes the "
+            "department's use of force and plans a trial from it."
+        )
+        could_detect_trial = planning_sentences(context.department)
+    elif not context.effects:
         not_found.append("No effects were estimated.")
     box = context.open_box
     could_detect = power_sentences(box, context.effects)[:2] if box is not None else []
+    if not context.effects and context.department is not None:
+        could_detect = could_detect_trial
     return {
         "found": found,
         "not_found": not_found,
@@ -225,3 +233,22 @@ def low_alpha_items(reliability: pd.DataFrame | None) -> list[tuple[str, float]]
         return []
     low = reliability[reliability["krippendorff_alpha"] < ALPHA_THRESHOLD]
     return [(str(row.item), float(row.krippendorff_alpha)) for row in low.itertuples()]
+
+
+def planning_sentences(figures: Any) -> list[str]:
+    """What a trial planned on the department's own data could detect (analysis/planning.py)."""
+    planning = getattr(figures, "planning", None)
+    if planning is None:
+        return []
+    sentences = []
+    for design in planning.designs.to_dict("records"):
+        ratio = design.get("detectable_rate_ratio")
+        if ratio is None or ratio != ratio:  # NaN: not reached within the simulated sizes
+            continue
+        sentences.append(
+            f"A {design['design']} of the department's {int(design['officers']):,} officers "
+            f"over {int(design['months'])} months would detect a rate ratio of {num(ratio)} "
+            f"(a {num(100 * (1 - ratio))}% reduction in force per officer-month) with "
+            f"{planning.target_power:.0%} power (simulated)."
+        )
+    return sentences
