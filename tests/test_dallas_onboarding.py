@@ -75,6 +75,7 @@ def test_dallas_gets_its_force_figures_and_trial_planning(dallas_home):
     assert summary["found"] == [] and summary["not_found"][0].startswith("No trial in this data")
     assert any(s.startswith("A wait-list") for s in summary["could_detect"])
     assert any("stepped wedge" in sentence for sentence in summary["could_detect"])
+    assert summary["caveats"] == []  # no estimate, so no plan family to adjust
     assert results["data_notes"] == []  # Dallas gives its officers' hire dates
 
 

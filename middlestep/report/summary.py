@@ -173,7 +173,8 @@ def summary_sentences(context: ReportContext) -> dict[str, list[str]]:
             + ", ".join(outcome_label(item) for item in context.excluded_items)
             + "."
         )
-    caveats += plan_caveats(context.plan)
+    if context.effects:  # a plan's families matter only to estimates
+        caveats += plan_caveats(context.plan)
     if not context.effects and context.department is not None:
         not_found.append(
             "No trial in this data, so no effect was estimated: the report describes the "
