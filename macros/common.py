@@ -36,6 +36,14 @@ def latest_version(evaluator, *keys):
         ),
     )
     latest = exp.EQ(this=rank, expression=exp.Literal.number(1))
+    engine = evaluator.dialect  # the engine is known once SQLMesh runs the model (epoch_seconds)
+    if evaluator.runtime_stage != "loading":
+        engine = evaluator.engine_adapter.dialect
+    if engine == "spark":
+        # SQLGlot's Spark rewrite of QUALIFY hoists every column of the condition into its
+        # subquery, a subquery's too; the raw copy on Spark holds no superseded batch instead
+        # (middlestep/spark.py export_raw_tables)
+        return latest
     # a file loaded again (a changed mapping) supersedes its earlier load: raw keeps that
     # load's rows, staging reads only the latest load of each file
     superseded = exp.maybe_parse(

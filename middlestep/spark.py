@@ -94,11 +94,25 @@ def export_raw_tables(home: Home, out_dir: Path) -> dict[str, int]:
             staged = out_dir / f".{name}.partial"
             shutil.rmtree(staged, ignore_errors=True)
             staged.mkdir()
-            connection.execute(f"copy raw.{name} to '{staged / 'part-0.parquet'}' (format parquet)")
-            rows[name] = connection.execute(f"select count(*) from raw.{name}").fetchone()[0]
+            rows_of = _live_rows(name)
+            connection.execute(
+                f"copy ({rows_of}) to '{staged / 'part-0.parquet'}' (format parquet)"
+            )
+            rows[name] = connection.execute(f"select count(*) from ({rows_of})").fetchone()[0]
             shutil.rmtree(out_dir / name, ignore_errors=True)
             staged.rename(out_dir / name)
     return rows
+
+
+def _live_rows(name: str) -> str:
+    """The rows of ``raw.<name>`` that staging reads: none of a superseded batch (a file loaded
+    again under a changed mapping; on DuckDB, ``@latest_version`` leaves them out)."""
+    if name not in RAW_TABLES:  # departments and _batches themselves
+        return f"select * from raw.{name}"
+    return (
+        f"select * from raw.{name} where _batch_id not in "
+        "(select batch_id from raw._batches where superseded_by is not null)"
+    )
 
 
 def register_raw_tables(context, parquet_dir: Path) -> None:
