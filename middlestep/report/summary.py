@@ -247,7 +247,8 @@ def planning_sentences(figures: Any) -> list[str]:
         if ratio is None or ratio != ratio:  # NaN: not reached within the simulated sizes
             continue
         sentences.append(
-            f"A {design['design']} of the department's {int(design['officers']):,} officers "
+            f"A {design['design'].split(' (')[0]} trial of the department's "
+            f"{int(design['officers']):,} officers "
             f"over {int(design['months'])} months would detect a rate ratio of {num(ratio)} "
             f"(a {num(100 * (1 - ratio))}% reduction in force per officer-month) with "
             f"{planning.target_power:.0%} power (simulated)."
