@@ -184,7 +184,7 @@ middlestep run --drop drops/drop-001 --department synthetic --home H --json""",
         "everything, on a fresh synthetic department",
         """
 middlestep demo
-middlestep demo --dir /tmp/demo --scale 0.3
+middlestep demo --dir demo-output --scale 0.3
 MIDDLESTEP_HOME=H middlestep demo     # the warehouse in H, the export beside it""",
         description="Synthesise, ingest, build, gate, analyse and report. The export goes to "
         "DIR/export and the home to DIR/home; with --home or $MIDDLESTEP_HOME the home goes "
