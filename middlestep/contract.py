@@ -50,7 +50,7 @@ class Table:
     fields: tuple[Field, ...] = field(default_factory=tuple)
     # a bad optional cell nulls that cell (with a warning) instead of rejecting the row: for the
     # roster, which every other table is checked against (a rejected officer would take all of
-    # his rows with him)
+    # their rows with them)
     keeps_rows_with_bad_optional: bool = False
 
     def field(self, name: str) -> Field:

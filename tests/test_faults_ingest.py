@@ -371,7 +371,7 @@ def test_a_roster_row_rejected_for_a_required_field_fails_the_gate_check(drop, t
     set_cell(one(drop, ROSTER), roster_row_of(drop, officer), "HIRE_DT", "someday")
     home, summary = run_ingest(drop, tmp_path)
     failed = {c.expectation: c for c in roster_checks(home.warehouse) if not c.success}
-    # his randomization row was rejected in turn ("not on the roster"): the gate check sees it
+    # their randomization row was rejected in turn ("not on the roster"): the gate check sees it
     (sample,) = failed["trial_assignments_without_rejects"].unexpected_sample
     assert f"officer {officer} is not on the roster" in sample
     assert_every_batch_adds_up(home, summary)

@@ -6,7 +6,7 @@ a few rows in raw._rejects, well under the reject share that fails the gate, yet
 randomization the estimates rest on. So the gate FAILS when, per department:
 
 * an officer of a trial is not on the roster (raw.officers);
-* an officer of a trial that has arms has none (the latest version of his assignment);
+* an officer of a trial that has arms has none (the latest version of their assignment);
 * the latest trial-assignment file of a department has rejected rows (a randomized officer
   whose assignment did not load; a corrected file in a later drop clears it);
 * rows of a trial officer were rejected as "not on the roster".
