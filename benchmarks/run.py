@@ -32,7 +32,12 @@ def measure_step(work: Path, home: Path, name: str, argv: list[str], check: bool
     out = work / f"{name}.json"
     command = [sys.executable, "-m", "benchmarks.measure", str(out), "--", "--home", str(home)]
     subprocess.run(command + argv, check=check, stdout=subprocess.DEVNULL)
-    return json.loads(out.read_text())
+    figure = json.loads(out.read_text())
+    # as it comes: a long run that is stopped still shows the steps it measured
+    print(
+        f"  {name}: {figure['seconds']:.1f} s, peak {figure['peak_mib']:.0f} MiB", file=sys.stderr
+    )
+    return figure
 
 
 NIGHTS = ("last", "middle")  # the day after the history: its last day of calls, or mid-trial
