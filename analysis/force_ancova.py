@@ -36,7 +36,7 @@ import pandas as pd
 import statsmodels.api as sm
 
 from analysis.ancova import with_rules_out_note
-from analysis.force import window_panel
+from analysis.force_window import window_panel
 from analysis.inference import cluster_codes, wald_interval, wald_p_value
 from analysis.results import Effect
 from analysis.sandwich import cluster_covariance
@@ -147,7 +147,7 @@ def post_period_panel(
     carry: Sequence[str] = (),
     **window,
 ) -> tuple[pd.DataFrame, int, int, int]:
-    """The post-period officer-months of the ITT window in model form (`analysis.force`'s
+    """The post-period officer-months of the ITT window in model form (`analysis.force_window`'s
     `window_panel`; `window` takes its cluster, arm, month, active, trial_start, control_start
     and pre_months), with the block as "block", the officer's log pre-period rate and the missing
     indicator; and the officer-months dropped for zero exposure, their events, and the officers

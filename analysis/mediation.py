@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.force import window_panel
+from analysis.force_window import window_panel
 from analysis.inference import bootstrap_counts, cluster_codes, treatment_indicator
 from analysis.memo import memoized
 

@@ -10,9 +10,10 @@ every simulated trial (analysis/trial_simulation.py) is estimated by the estimat
 would use:
 
 * wait-list: half the officers trained at once, `n_months` before and after; force per
-  officer-month by `analysis.force.poisson_did_month_fe` (the Poisson difference-in-differences
-  with calendar-month effects and officer-clustered errors of `analysis.force.force_effect`, as
-  analysis/power.py simulates it), an officer who leaves contributing no months after leaving;
+  officer-month by `analysis.force_cells.poisson_did_month_fe` (the Poisson difference in
+  differences with calendar-month effects and officer-clustered errors of
+  `analysis.force.force_effect`, as analysis/power.py simulates it), an officer who leaves
+  contributing no months after leaving;
 * stepped wedge: officers in `n_cohorts` equal cohorts trained at evenly spaced months of an
   `n_months` window (the last with months to spare), estimated by the staggered roll-out
   estimator (`analysis.staggered`, Roth & Sant'Anna's efficient estimator, the simple

@@ -17,7 +17,7 @@ own pre-period officer-months by `force_baseline`, or given):
   post)), g_i ~ Gamma(1/dispersion, dispersion): officers differ in their propensity to use
   force (the NB2 overdispersion across officers), RR is the intent-to-treat rate ratio.
 
-Fast path: `analysis.force.poisson_did_month_fe` fits `force_effect`'s Poisson model of every
+Fast path: `analysis.force_cells.poisson_did_month_fe` fits `force_effect`'s Poisson model of every
 simulated trial at once from its arm x month cells (exactly, at a thousandth of the cost).
 
 Analytic approximation (delta method). Let S_ap be the events of arm a in period p, with
@@ -43,7 +43,7 @@ reduction (RR < 1). It ignores the finite-cluster downward bias of the sandwich,
 little optimistic for small trials.
 
 Over 400 lines: the baseline, the analytic and the simulated power and the sample-size table
-are one derivation (above); the fast estimator it simulates through is in analysis/force.py.
+are one derivation (above); the fast estimator it simulates through is in analysis/force_cells.py.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from analysis.force import poisson_did_month_fe
+from analysis.force_cells import poisson_did_month_fe
 from analysis.inference import treatment_indicator
 from analysis.marts import study_dates
 from analysis.memo import memoized

@@ -14,7 +14,7 @@ Statistics (the estimators' point estimates, recomputed for every permutation):
   pre-period SD which permutation does not change) or of their logs (count: the Poisson rate
   ratio);
 * officer-months: the Poisson-with-month-FE log rate ratio of `force_effect`, from the arm x
-  month cells (analysis/force.py `arm_log_ratios`).
+  month cells (analysis/force_cells.py `arm_log_ratios`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.force import arm_log_ratios, window_panel
+from analysis.force_cells import arm_log_ratios
+from analysis.force_window import window_panel
 from analysis.inference import treatment_indicator
 from analysis.memo import memoized
 from analysis.results import Effect

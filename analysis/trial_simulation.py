@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analysis.force import poisson_did_month_fe
+from analysis.force_cells import poisson_did_month_fe
 from analysis.memo import memoized
 from analysis.power import ALPHA
 
