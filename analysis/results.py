@@ -10,6 +10,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Effect:
@@ -39,7 +41,7 @@ class Effect:
         extras = record.pop("extras")
         record["notes"] = list(self.notes)
         record.update(extras)
-        return {key: _json_number(value) for key, value in record.items()}
+        return {key: json_number(value) for key, value in record.items()}
 
     def summary(self) -> str:
         width = 78
@@ -67,8 +69,17 @@ def _format(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _json_number(value: Any) -> Any:
+def json_number(value: Any) -> Any:
     """JSON has no NaN or infinity: write them as null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    return value
+
+
+def json_value(value: Any) -> Any:
+    """`json_number`, and numpy scalars as Python numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
     return value
