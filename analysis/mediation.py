@@ -51,6 +51,7 @@ import pandas as pd
 from analysis.force_window import window_panel
 from analysis.inference import bootstrap_counts, cluster_codes, treatment_indicator
 from analysis.memo import memoized
+from analysis.results import json_number
 
 # Coded in the same encounter that training aims to change: possible mediators themselves, so
 # they are never conditioned on by default (conditioning on a post-treatment variable biases the
@@ -116,11 +117,11 @@ class MediationResult:
             "assumption": SEQUENTIAL_IGNORABILITY,
             "notes": list(self.notes),
             "sensitivity": [
-                {"rho": float(r), "acme": _finite(a)}
+                {"rho": float(r), "acme": json_number(a)}
                 for r, a in zip(self.sensitivity["rho"], self.sensitivity["acme"], strict=True)
             ],
         }
-        return {k: _finite(v) if isinstance(v, float) else v for k, v in record.items()}
+        return {k: json_number(v) for k, v in record.items()}
 
     def summary(self) -> str:
         width = 78
@@ -148,10 +149,6 @@ class MediationResult:
 
     def __str__(self) -> str:
         return self.summary()
-
-
-def _finite(value):
-    return value if not isinstance(value, float) or math.isfinite(value) else None
 
 
 def linear_mediation(
