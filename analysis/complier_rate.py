@@ -34,10 +34,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from analysis.ancova import with_rules_out_note
 from analysis.force_ancova import post_period_panel
 from analysis.inference import wald_p_value
-from analysis.results import Effect
+from analysis.results import Effect, with_rules_out_note
 
 DEFAULT_BOOTSTRAP = 2000
 SUMS = ("events", "events_trained", "exposure", "exposure_trained")

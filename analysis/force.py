@@ -33,7 +33,7 @@ import pandas as pd
 from analysis.force_cells import ARM_POST, poisson_cluster_fit, poisson_did_month_fe
 from analysis.force_negative_binomial import negative_binomial_check
 from analysis.force_window import trial_window, window_panel
-from analysis.inference import cluster_codes, wald_interval, wald_p_value
+from analysis.inference import cluster_codes, ratio_from_log_scale
 from analysis.memo import memoized
 from analysis.results import Effect
 
@@ -125,7 +125,7 @@ def _rate_ratio_effect(
     if n_cells < 4 or (cells["y"].sum() <= 0).any():
         nan = math.nan
         notes.append("a cell of arm x period has no events: the rate ratio is not estimable")
-        return _effect(data, outcome, nan, nan, nan, nan, extras, notes)
+        return _effect(data, outcome, nan, nan, extras, notes)
 
     groups = cluster_codes(data["cluster"])
     params, std_errors = poisson_cluster_fit(data, groups)
@@ -138,14 +138,7 @@ def _rate_ratio_effect(
         if negative_binomial
         else "Poisson QMLE, log(exposure) offset"
     )
-    return _effect(
-        data, outcome, log_ratio, log_se, *_ratio_interval(log_ratio, log_se), extras, notes
-    )
-
-
-def _ratio_interval(log_ratio: float, log_se: float) -> tuple[float, float]:
-    low, high = wald_interval(log_ratio, log_se)
-    return math.exp(low), math.exp(high)
+    return _effect(data, outcome, log_ratio, log_se, extras, notes)
 
 
 def _effect(
@@ -153,20 +146,19 @@ def _effect(
     outcome: str,
     log_ratio: float,
     log_se: float,
-    ci_low: float,
-    ci_high: float,
     extras: dict,
     notes: list[str],
 ) -> Effect:
-    rate_ratio = math.exp(log_ratio) if math.isfinite(log_ratio) else math.nan
+    # NaN in, NaN out: a rate ratio that is not estimable
+    rate_ratio, std_error, (ci_low, ci_high), p_value = ratio_from_log_scale(log_ratio, log_se)
     return Effect(
         outcome=outcome,
         estimator="ITT diff-in-diff, Poisson QMLE with month FE",
         estimate=rate_ratio,
-        std_error=rate_ratio * log_se,
+        std_error=std_error,
         ci_low=ci_low,
         ci_high=ci_high,
-        p_value=wald_p_value(log_ratio, log_se),
+        p_value=p_value,
         n_units=int(data["cluster"].nunique()),
         n_obs=len(data),
         scale="rate_ratio",

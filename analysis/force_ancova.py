@@ -35,10 +35,9 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from analysis.ancova import with_rules_out_note
 from analysis.force_window import window_panel
-from analysis.inference import cluster_codes, wald_interval, wald_p_value
-from analysis.results import Effect
+from analysis.inference import cluster_codes, ratio_from_log_scale
+from analysis.results import Effect, with_rules_out_note
 from analysis.sandwich import cluster_covariance
 
 PRE_EVENTS_OFFSET = 0.5
@@ -116,7 +115,6 @@ def force_ancova_effect(
     arm_column = design.columns.get_loc("treated_arm")
     log_ratio = float(fit.params["treated_arm"])
     log_se = math.sqrt(primary[arm_column, arm_column])
-    low, high = wald_interval(log_ratio, log_se)
     extras.update(
         {
             "log_rate_ratio": log_ratio,
@@ -125,17 +123,7 @@ def force_ancova_effect(
             "n_obs_without_events_block_or_month": int((~with_events).sum()),
         }
     )
-    return _effect(
-        post,
-        outcome,
-        math.exp(log_ratio),
-        math.exp(log_ratio) * log_se,
-        (math.exp(low), math.exp(high)),
-        wald_p_value(log_ratio, log_se),
-        exposure,
-        extras,
-        notes,
-    )
+    return _effect(post, outcome, *ratio_from_log_scale(log_ratio, log_se), exposure, extras, notes)
 
 
 def post_period_panel(

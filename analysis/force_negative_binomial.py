@@ -16,7 +16,7 @@ import statsmodels.api as sm
 from scipy.special import digamma, polygamma
 
 from analysis.force_cells import ARM_POST, month_fe_design
-from analysis.inference import wald_interval, wald_p_value
+from analysis.inference import ratio_from_log_scale
 
 # Newton with exact derivatives converges in a handful of steps when the NB2 fit converges at
 # all; a fit that has not by then is reported as not converged rather than iterated on
@@ -52,13 +52,13 @@ def negative_binomial_check(
                 fit = model.fit(start_params=start, method="bfgs", maxiter=500, **options)
                 fallback = {"nb_method": "bfgs (Newton stepped alpha below zero)"}
         log_ratio, log_se = float(fit.params[ARM_POST]), float(fit.bse[ARM_POST])
-        low, high = wald_interval(log_ratio, log_se)
+        rate_ratio, _, (low, high), p_value = ratio_from_log_scale(log_ratio, log_se)
         return {
             **fallback,
-            "nb_rate_ratio": math.exp(log_ratio),
-            "nb_ci_low": math.exp(low),
-            "nb_ci_high": math.exp(high),
-            "nb_p_value": wald_p_value(log_ratio, log_se),
+            "nb_rate_ratio": rate_ratio,
+            "nb_ci_low": low,
+            "nb_ci_high": high,
+            "nb_p_value": p_value,
             "nb_alpha": float(fit.params["alpha"]),
             "nb_converged": bool(fit.mle_retvals.get("converged", False)),
             "nb_months_without_events": months_left_out,

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from analysis.ancova import design_frame, post_frame
+from analysis.ancova_data import design_frame, post_frame
 from analysis.force_ancova import design_frame as force_design_frame
 from analysis.force_ancova import post_period_panel
 from analysis.randomization import (

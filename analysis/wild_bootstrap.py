@@ -25,7 +25,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from analysis.ancova import design_frame, post_frame
+from analysis.ancova_data import design_frame, post_frame
 from analysis.force_ancova import design_frame as force_design_frame
 from analysis.force_ancova import post_period_panel
 from analysis.inference import cluster_codes
