@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -48,29 +47,15 @@ def force_ancova_effect(
     *,
     outcome: str = "force_reports",
     exposure: str | None = None,
-    cluster: str = "officer_id",
-    arm: str = "arm",
     block: str = "block_id",
-    month: str = "month_start",
-    active: str | None = "is_active",
-    trial_start: date | None = None,
-    control_start: date | None = None,
-    pre_months: int = 12,
     covariance: str = "CR2",
+    **window,
 ) -> Effect:
-    """The ITT rate ratio of `outcome` per officer-month (or per `exposure`), module docstring."""
+    """The ITT rate ratio of `outcome` per officer-month (or per `exposure`), module docstring.
+    `window`: the columns and dates of the comparison window, as `window_panel` takes them
+    (cluster, arm, month, active, trial_start, control_start, pre_months)."""
     post, n_zero, events_zero, n_without_pre = post_period_panel(
-        officer_months,
-        outcome,
-        exposure=exposure,
-        block=block,
-        cluster=cluster,
-        arm=arm,
-        month=month,
-        active=active,
-        trial_start=trial_start,
-        control_start=control_start,
-        pre_months=pre_months,
+        officer_months, outcome, exposure=exposure, block=block, **window
     )
     scale_words = f"per {exposure}" if exposure else "per officer-month"
     notes = [

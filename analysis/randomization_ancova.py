@@ -24,7 +24,6 @@ so the test keeps the ANCOVA's precision and stays exact.
 from __future__ import annotations
 
 import warnings
-from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -86,28 +85,15 @@ def force_ancova_permutation_test(
     officer: str = "officer_id",
     arm: str = "arm",
     block: str = "block_id",
-    month: str = "month_start",
-    active: str | None = "is_active",
-    trial_start: date | None = None,
-    control_start: date | None = None,
-    pre_months: int = 12,
     n_permutations: int = DEFAULT_PERMUTATIONS,
     seed: int = 0,
+    **window,
 ) -> FisherTest:
     """Fisher test of the sharp null for the force (complaints) Poisson ANCOVA (the window as
-    `analysis.force_ancova.force_ancova_effect`'s)."""
+    `analysis.force_ancova.force_ancova_effect`'s: `window` takes the month, active,
+    trial_start, control_start and pre_months of `analysis.force_window.window_panel`)."""
     post, _, _, _ = post_period_panel(
-        officer_months,
-        outcome,
-        exposure=exposure,
-        block=block,
-        cluster=officer,
-        arm=arm,
-        month=month,
-        active=active,
-        trial_start=trial_start,
-        control_start=control_start,
-        pre_months=pre_months,
+        officer_months, outcome, exposure=exposure, block=block, cluster=officer, arm=arm, **window
     )
     assigned = officers if officers is not None else officer_months
     ids, treated, blocks = assignment_of(assigned, officer, arm, block)
