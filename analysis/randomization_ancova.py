@@ -36,8 +36,8 @@ from analysis.randomization import (
     DEFAULT_PERMUTATIONS,
     FisherTest,
     assignment_of,
-    block_permutations,
     conservative_fisher_test,
+    observed_and_permuted_arms,
 )
 
 
@@ -70,7 +70,7 @@ def ancova_permutation_test(
     position = ids.get_indexer(data["cluster"].astype(str))
     sums = np.bincount(position, weights=residual, minlength=len(ids))
     counts = np.bincount(position, minlength=len(ids)).astype(float)
-    arms = np.vstack([treated[None, :], block_permutations(treated, blocks, n_permutations, seed)])
+    arms = observed_and_permuted_arms(treated, blocks, n_permutations, seed)
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = (arms @ sums) / (arms @ counts) - ((1 - arms) @ sums) / ((1 - arms) @ counts)
     return conservative_fisher_test(float(statistic[0]), statistic[1:])
@@ -102,7 +102,7 @@ def force_ancova_permutation_test(
     position = ids.get_indexer(post["cluster"].astype(str))
     events = np.bincount(position, weights=post["y"].to_numpy(float), minlength=len(ids))
     expectation = np.bincount(position, weights=expected, minlength=len(ids))
-    arms = np.vstack([treated[None, :], block_permutations(treated, blocks, n_permutations, seed)])
+    arms = observed_and_permuted_arms(treated, blocks, n_permutations, seed)
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = np.log((arms @ events) / (arms @ expectation)) - np.log(
             ((1 - arms) @ events) / ((1 - arms) @ expectation)
