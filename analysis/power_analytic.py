@@ -41,6 +41,11 @@ TARGET_POWER = 0.8
 ALPHA = 0.05
 
 
+def two_sided_critical_value(alpha: float = ALPHA) -> float:
+    """The normal critical value of a two-sided test at level `alpha` (1.96 at 5%)."""
+    return float(stats.norm.ppf(1 - alpha / 2))
+
+
 def analytic_std_error(
     baseline: ForceBaseline, rate_ratio: float, n_officers: int, n_months: int
 ) -> float:
@@ -61,7 +66,7 @@ def analytic_power(
     alpha: float = ALPHA,
 ) -> float:
     se = analytic_std_error(baseline, rate_ratio, n_officers, n_months)
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = two_sided_critical_value(alpha)
     shift = abs(math.log(rate_ratio)) / se
     return float(stats.norm.cdf(shift - z) + stats.norm.cdf(-shift - z))
 
@@ -74,7 +79,7 @@ def analytic_mde(
     power: float = TARGET_POWER,
 ) -> float:
     """The rate ratio below 1 detected with `power` (ignoring the far tail's tiny rejection)."""
-    multiplier = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    multiplier = two_sided_critical_value(alpha) + stats.norm.ppf(power)
     ratio = 0.5
     for _ in range(100):
         updated = math.exp(-multiplier * analytic_std_error(baseline, ratio, n_officers, n_months))

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.force_cells import poisson_did_month_fe
 from analysis.memo import memoized
-from analysis.power_analytic import ALPHA, analytic_power
+from analysis.power_analytic import ALPHA, analytic_power, two_sided_critical_value
 from analysis.power_baseline import ForceBaseline
 
 
@@ -39,6 +38,28 @@ class SimulatedCounts:
     calls: np.ndarray
     treated_arm: np.ndarray  # (officers,)
     post: np.ndarray  # (months,)
+
+
+def waitlist_layout(n_officers: int, n_months: int) -> tuple[np.ndarray, np.ndarray]:
+    """A simulated wait-list trial's design: the arm of every officer (every other one in the
+    treatment arm, 1.0) and, for each of the 2 x `n_months` months, whether it is after the
+    first arm's training (post, 1.0)."""
+    treated_arm = (np.arange(n_officers) % 2 == 0).astype(float)
+    post = (np.arange(2 * n_months) >= n_months).astype(float)
+    return treated_arm, post
+
+
+def power_row(
+    rate_ratio: float, power: float, n_officers: int, n_months: int, n_simulations: int
+) -> dict[str, float]:
+    """One row of a simulated power table: the rejection rate and its Monte Carlo error."""
+    return {
+        "rate_ratio": rate_ratio,
+        "n_officers": n_officers,
+        "n_months": n_months,
+        "power": power,
+        "power_mc_error": math.sqrt(power * (1 - power) / n_simulations),
+    }
 
 
 def simulate_counts(
@@ -54,8 +75,7 @@ def simulate_counts(
     the largest ratio are thinned for the smaller ones (so power curves are smooth)."""
     rng = np.random.default_rng(seed)
     n_total = 2 * n_months
-    treated_arm = (np.arange(n_officers) % 2 == 0).astype(float)
-    post = (np.arange(n_total) >= n_months).astype(float)
+    treated_arm, post = waitlist_layout(n_officers, n_months)
     shape_calls = baseline.calls_officer_shape
     size = (n_simulations, n_officers)
     call_factor = (
@@ -114,7 +134,7 @@ def simulated_power(
         n_simulations=n_simulations,
         seed=seed,
     )
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = two_sided_critical_value(alpha)
     rows = []
     for ratio, trial in trials.items():
         log_ratio, std_error = poisson_did_month_fe(
@@ -124,11 +144,7 @@ def simulated_power(
         power = float(np.nan_to_num(rejected, nan=0.0).mean())
         rows.append(
             {
-                "rate_ratio": ratio,
-                "n_officers": n_officers,
-                "n_months": n_months,
-                "power": power,
-                "power_mc_error": math.sqrt(power * (1 - power) / n_simulations),
+                **power_row(ratio, power, n_officers, n_months, n_simulations),
                 "power_analytic": analytic_power(baseline, ratio, n_officers, n_months, alpha),
                 "share_not_estimable": float(np.isnan(log_ratio).mean()),
                 "mean_std_error_log": float(np.nanmean(std_error)),
