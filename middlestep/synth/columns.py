@@ -47,6 +47,4 @@ def date_column(days: np.ndarray) -> pd.Series:
 
 
 def code_column(codes: np.ndarray, categories) -> pd.Categorical:
-    return pd.Categorical.from_codes(
-        np.asarray(codes, dtype=np.int64), categories=list(categories)
-    )
+    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=list(categories))

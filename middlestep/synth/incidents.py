@@ -32,8 +32,12 @@ CLOSED_FINDINGS = ("not_sustained", "unfounded", "exonerated", "other")
 CLOSED_FINDING_SHARES = (0.5, 0.25, 0.15, 0.10)
 
 
-def _events_per_attendance(rng, officers, attendance, spec, calls_per_month, multiplier_key):
-    rate = float(spec["per_officer_month"]) / calls_per_month
+def _events_per_attendance(rng, scenario, kind, officers, attendance, multiplier_key):
+    """The attendance row of every event of `kind` ("force", "complaints"): a Poisson count per
+    call attended at the scenario's rate per call, times the officer's multiplier, times the
+    rate ratio once the officer is trained."""
+    spec = scenario[kind]
+    rate = float(spec["per_officer_month"]) / float(scenario["calls"]["per_officer_month"])
     multiplier = officers[multiplier_key][attendance["officer"]]
     ratio = np.where(is_treated(officers, attendance), float(spec["rate_ratio"]), 1.0)
     counts = rng.poisson(rate * multiplier * ratio)
@@ -42,14 +46,7 @@ def _events_per_attendance(rng, officers, attendance, spec, calls_per_month, mul
 
 def simulate_force(scenario, study, officers, attendance, rng) -> dict:
     spec = scenario["force"]
-    row = _events_per_attendance(
-        rng,
-        officers,
-        attendance,
-        spec,
-        float(scenario["calls"]["per_officer_month"]),
-        "force_multiplier",
-    )
+    row = _events_per_attendance(rng, scenario, "force", officers, attendance, "force_multiplier")
     n = len(row)
     span = attendance["cleared"][row] - attendance["arrived"][row]
     occurred = attendance["arrived"][row] + np.floor(rng.random(n) * span).astype(np.int64)
@@ -97,12 +94,7 @@ def simulate_force(scenario, study, officers, attendance, rng) -> dict:
 def simulate_complaints(scenario, study, officers, attendance, rng) -> dict:
     spec = scenario["complaints"]
     row = _events_per_attendance(
-        rng,
-        officers,
-        attendance,
-        spec,
-        float(scenario["calls"]["per_officer_month"]),
-        "complaint_multiplier",
+        rng, scenario, "complaints", officers, attendance, "complaint_multiplier"
     )
     n = len(row)
     occurred = attendance["arrived"][row]

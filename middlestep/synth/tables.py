@@ -239,9 +239,7 @@ def assemble(
             "shift": code_column(officers["shift"], shift_names),
             "block_id": code_column(officers["block"], block_names),
             "is_trial": officers["is_trial"],
-            "arm": pd.Categorical.from_codes(
-                officers["arm"], categories=["treatment", "control"]
-            ),
+            "arm": pd.Categorical.from_codes(officers["arm"], categories=["treatment", "control"]),
             "is_complier": officers["is_complier"],
             "trained_on": date_column(
                 np.where(officers["trained_day"] == no_day, -1, officers["trained_day"])
