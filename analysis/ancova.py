@@ -41,25 +41,27 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy.special import expit
 
-from analysis.inference import (
-    cluster_codes,
-    treatment_indicator,
-    wald_interval,
-    wald_p_value,
-)
-from analysis.results import Effect
+from analysis.ancova_data import PRE_MISSING, design_frame, post_frame
+from analysis.inference import cluster_codes, ratio_from_log_scale, wald_p_value
+from analysis.results import Effect, clustered_effect, rules_out_note, with_rules_out_note
 from analysis.sandwich import cluster_covariance
 
 KINDS = ("binary", "count", "rating")
-PRE_MISSING = "pre_missing"
-COUNT_OFFSET = 0.5  # log(pre-period mean + 0.5): officers with no pre-period events stay finite
+
+__all__ = [  # the data and the note stay importable from here
+    "ancova_itt_effect",
+    "ancova_itt_effects",
+    "design_frame",
+    "post_frame",
+    "rules_out_note",
+    "with_rules_out_note",
+]
 
 _ESTIMATORS = {
     "binary": "ITT post-period ANCOVA, logit AME (block FE, pre-period mean)",
@@ -101,89 +103,6 @@ def ancova_itt_effects(encounters: pd.DataFrame, items: dict[str, str], **option
     ]
 
 
-def rules_out_note(effect: Effect) -> str:
-    """What the 95% interval excludes, in the estimate's own units: a null is informative only
-    as far as it rules effects out."""
-    low, high = effect.ci_low, effect.ci_high
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return "no interval: nothing is ruled out"
-    if effect.scale == "rate_ratio":
-        return (
-            f"the 95% interval rules out rate ratios below {low:.3f} and above {high:.3f} "
-            f"(changes below {100 * (low - 1):+.1f}% or above {100 * (high - 1):+.1f}%)"
-        )
-    unit, digits = {"percentage_points": ("percentage points", 1), "sd": ("SD", 2)}.get(
-        effect.scale, ("", 3)
-    )
-    return (
-        f"the 95% interval rules out effects below {low:+.{digits}f} and above "
-        f"{high:+.{digits}f} {unit}".rstrip()
-    )
-
-
-# --- the data -----------------------------------------------------------------------------------
-
-
-def post_frame(
-    encounters: pd.DataFrame,
-    outcome: str,
-    kind: str,
-    cluster: str,
-    arm: str,
-    period: str,
-    block: str,
-) -> tuple[pd.DataFrame, float, list[str]]:
-    frame = pd.DataFrame(
-        {
-            "y": pd.to_numeric(encounters[outcome], errors="coerce").astype(float),
-            "treated_arm": treatment_indicator(encounters[arm]),
-            "period": encounters[period].astype("object"),
-            "cluster": encounters[cluster],
-            "block": encounters[block].astype("string").fillna("(none)"),
-        }
-    ).dropna(subset=["y", "treated_arm", "cluster"])
-    pre = frame[frame["period"] == "pre"]
-    post = frame[frame["period"] == "post"].reset_index(drop=True)
-    if post["treated_arm"].nunique() < 2:
-        raise ValueError(f"{outcome}: the post period does not have encounters of both arms")
-    pre_sd = float(pre["y"].std(ddof=1)) if len(pre) > 1 else math.nan
-    if kind == "rating" and not pre_sd > 0:
-        raise ValueError(f"{outcome}: the pre-period ratings do not vary; no SD to scale by")
-    officer_pre = pre.groupby("cluster")["y"].mean()
-    pooled = float(pre["y"].mean()) if len(pre) else math.nan
-    if kind == "count":
-        officer_pre, pooled = np.log(officer_pre + COUNT_OFFSET), math.log(pooled + COUNT_OFFSET)
-    elif kind == "rating":
-        officer_pre, pooled = officer_pre / pre_sd, pooled / pre_sd
-    post["pre_mean"] = post["cluster"].map(officer_pre).astype(float)
-    missing = post["pre_mean"].isna()
-    notes = []
-    if missing.all():
-        post = post.drop(columns="pre_mean")
-        notes.append("no officer has pre-period clips: no pre-period covariate")
-    else:
-        post["pre_mean"] = post["pre_mean"].fillna(pooled)
-        if missing.any():
-            post[PRE_MISSING] = missing.astype(float)
-        n_without = int(post.loc[missing, "cluster"].nunique())
-        notes.append(
-            f"covariate: the officer's pre-period mean; {n_without} officers without pre-period "
-            "clips get the pooled pre-period value and a missing indicator"
-        )
-    return post, pre_sd, notes
-
-
-def design_frame(data: pd.DataFrame) -> pd.DataFrame:
-    """const, treated_arm, block dummies, pre-period covariates (those that vary)."""
-    design = pd.DataFrame({"const": 1.0, "treated_arm": data["treated_arm"]}, index=data.index)
-    blocks = pd.get_dummies(data["block"], prefix="block", drop_first=True, dtype=float)
-    covariates = [c for c in ("pre_mean", PRE_MISSING) if c in data.columns]
-    design = pd.concat([design, blocks, data[covariates]], axis=1)
-    varies = design.std(ddof=0) > 0
-    varies["const"] = True
-    return design.loc[:, varies]
-
-
 def _groups(data: pd.DataFrame) -> np.ndarray:
     return cluster_codes(data["cluster"])
 
@@ -223,18 +142,15 @@ def _effect(
     extras: dict | None = None,
     notes: list[str] | tuple[str, ...] = (),
 ) -> Effect:
-    ci_low, ci_high = ci if ci is not None else wald_interval(estimate, std_error)
-    effect = Effect(
+    effect = clustered_effect(
+        data,
         outcome=outcome,
         estimator=_ESTIMATORS[kind],
-        estimate=float(estimate),
-        std_error=float(std_error),
-        ci_low=float(ci_low),
-        ci_high=float(ci_high),
-        p_value=float(wald_p_value(estimate, std_error) if p_value is None else p_value),
-        n_units=int(data["cluster"].nunique()),
-        n_obs=len(data),
+        estimate=estimate,
+        std_error=std_error,
         scale=scale,
+        ci=ci,
+        p_value=p_value,
         extras={
             **_arm_means(data),
             "n_officers_without_pre": int(
@@ -252,11 +168,6 @@ def _effect(
         ),
     )
     return with_rules_out_note(effect)
-
-
-def with_rules_out_note(effect: Effect) -> Effect:
-    """The effect with `rules_out_note` appended to its notes."""
-    return replace(effect, notes=effect.notes + (rules_out_note(effect),))
 
 
 # --- per kind -----------------------------------------------------------------------------------
@@ -367,18 +278,17 @@ def _count(data: pd.DataFrame, outcome: str, covariance: str, notes: list[str]) 
         design, fitted["y"].to_numpy() - mu, mu, _groups(fitted), covariance
     )
     log_ratio, log_se = float(fit.params["treated_arm"]), math.sqrt(primary[1, 1])
-    low, high = wald_interval(log_ratio, log_se)
-    ratio = math.exp(log_ratio)
+    ratio, std_error, ci, p_value = ratio_from_log_scale(log_ratio, log_se)
     return _effect(
         data,
         outcome,
         "count",
         ratio,
-        ratio * log_se,
+        std_error,
         scale="rate_ratio",
         covariance=covariance,
-        ci=(math.exp(low), math.exp(high)),
-        p_value=wald_p_value(log_ratio, log_se),
+        ci=ci,
+        p_value=p_value,
         extras={
             "log_rate_ratio": log_ratio,
             "std_error_log": log_se,

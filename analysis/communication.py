@@ -39,12 +39,12 @@ from statsmodels.miscmodels.ordinal_model import OrderedModel
 
 from analysis.inference import (
     cluster_codes,
+    ratio_from_log_scale,
     treatment_indicator,
-    wald_interval,
     wald_p_value,
 )
 from analysis.memo import memoized
-from analysis.results import Effect
+from analysis.results import Effect, clustered_effect
 
 KINDS = ("binary", "count", "rating")
 PERIODS = ("pre", "post")
@@ -182,18 +182,15 @@ def _effect(
     extras: dict | None = None,
     notes: tuple[str, ...] = (),
 ) -> Effect:
-    ci_low, ci_high = ci if ci is not None else wald_interval(estimate, std_error)
-    return Effect(
+    return clustered_effect(
+        data,
         outcome=outcome,
         estimator=_ESTIMATORS[kind],
-        estimate=float(estimate),
-        std_error=float(std_error),
-        ci_low=float(ci_low),
-        ci_high=float(ci_high),
-        p_value=float(wald_p_value(estimate, std_error) if p_value is None else p_value),
-        n_units=int(data["cluster"].nunique()),
-        n_obs=len(data),
+        estimate=estimate,
+        std_error=std_error,
         scale=scale,
+        ci=ci,
+        p_value=p_value,
         extras={**_cell_means(data), **(extras or {})},
         notes=("ITT: arm x post (pre vs post periods), SE clustered by officer",) + notes,
     )
@@ -219,14 +216,14 @@ def _binary_effect(data: pd.DataFrame, outcome: str, block_fixed_effects: bool) 
         gradient += sign * (probability * (1 - probability)) @ design / len(design)
     std_error = math.sqrt(float(gradient @ covariance @ gradient))
 
-    log_odds_ratio = float(fit.params[INTERACTION])
-    log_se = float(fit.bse[INTERACTION])
-    low, high = wald_interval(log_odds_ratio, log_se)
+    odds_ratio, _, (low, high), odds_ratio_p_value = ratio_from_log_scale(
+        float(fit.params[INTERACTION]), float(fit.bse[INTERACTION])
+    )
     extras = {
-        "odds_ratio": math.exp(log_odds_ratio),
-        "odds_ratio_ci_low": math.exp(low),
-        "odds_ratio_ci_high": math.exp(high),
-        "odds_ratio_p_value": wald_p_value(log_odds_ratio, log_se),
+        "odds_ratio": odds_ratio,
+        "odds_ratio_ci_low": low,
+        "odds_ratio_ci_high": high,
+        "odds_ratio_p_value": odds_ratio_p_value,
     }
     notes = (
         "binary: logit of arm, post, arm:post; effect = DiD of predicted probabilities "
@@ -287,17 +284,16 @@ def _count_effect(data: pd.DataFrame, outcome: str, block_fixed_effects: bool) -
         data,
     )
     log_ratio, log_se = float(fit.params[INTERACTION]), float(fit.bse[INTERACTION])
-    low, high = wald_interval(log_ratio, log_se)
-    rate_ratio = math.exp(log_ratio)
+    rate_ratio, std_error, ci, p_value = ratio_from_log_scale(log_ratio, log_se)
     return _effect(
         data,
         outcome,
         "count",
         rate_ratio,
-        rate_ratio * log_se,
+        std_error,
         scale="rate_ratio",
-        ci=(math.exp(low), math.exp(high)),
-        p_value=wald_p_value(log_ratio, log_se),
+        ci=ci,
+        p_value=p_value,
         extras={"log_rate_ratio": log_ratio, "std_error_log": log_se},
         notes=(
             "count: Poisson QMLE, rate ratio exp(arm:post); CI and p-value on the log scale, "

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.force import window_panel
+from analysis.force_window import window_panel
 from analysis.inference import cluster_codes, treatment_indicator, wald_interval, wald_p_value
 from analysis.memo import memoized
 from analysis.results import Effect

@@ -29,15 +29,13 @@ monotonicity (no officer is trained because of being on the wait-list), random a
 from __future__ import annotations
 
 import math
-from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from analysis.ancova import with_rules_out_note
 from analysis.force_ancova import post_period_panel
 from analysis.inference import wald_p_value
-from analysis.results import Effect
+from analysis.results import Effect, with_rules_out_note
 
 DEFAULT_BOOTSTRAP = 2000
 SUMS = ("events", "events_trained", "exposure", "exposure_trained")
@@ -49,32 +47,17 @@ def complier_rate_ratio(
     outcome: str = "force_reports",
     exposure: str | None = None,
     trained: str = "is_trained",
-    cluster: str = "officer_id",
-    arm: str = "arm",
     block: str = "block_id",
-    month: str = "month_start",
-    active: str | None = "is_active",
-    trial_start: date | None = None,
-    control_start: date | None = None,
-    pre_months: int = 12,
     n_bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
+    **window,
 ) -> Effect:
     """The compliers' rate ratio of `outcome` with its officer-bootstrap interval (module
-    docstring)."""
+    docstring). `window`: the columns and dates of the comparison window, as
+    `analysis.force_window.window_panel` takes them (cluster, arm, month, active, trial_start,
+    control_start, pre_months)."""
     post, _, _, _ = post_period_panel(
-        officer_months,
-        outcome,
-        exposure=exposure,
-        block=block,
-        carry=[trained],
-        cluster=cluster,
-        arm=arm,
-        month=month,
-        active=active,
-        trial_start=trial_start,
-        control_start=control_start,
-        pre_months=pre_months,
+        officer_months, outcome, exposure=exposure, block=block, carry=[trained], **window
     )
     officers = _officer_sums(post, trained)
     weighted = officers[list(SUMS)].to_numpy(float) * officers["weight"].to_numpy()[:, None]

@@ -29,16 +29,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from analysis.ancova import with_rules_out_note
-from analysis.force import window_panel
-from analysis.inference import cluster_codes, wald_interval, wald_p_value
-from analysis.results import Effect
+from analysis.force_window import window_panel
+from analysis.inference import cluster_codes, ratio_from_log_scale
+from analysis.results import Effect, with_rules_out_note
 from analysis.sandwich import cluster_covariance
 
 PRE_EVENTS_OFFSET = 0.5
@@ -49,29 +47,15 @@ def force_ancova_effect(
     *,
     outcome: str = "force_reports",
     exposure: str | None = None,
-    cluster: str = "officer_id",
-    arm: str = "arm",
     block: str = "block_id",
-    month: str = "month_start",
-    active: str | None = "is_active",
-    trial_start: date | None = None,
-    control_start: date | None = None,
-    pre_months: int = 12,
     covariance: str = "CR2",
+    **window,
 ) -> Effect:
-    """The ITT rate ratio of `outcome` per officer-month (or per `exposure`), module docstring."""
+    """The ITT rate ratio of `outcome` per officer-month (or per `exposure`), module docstring.
+    `window`: the columns and dates of the comparison window, as `window_panel` takes them
+    (cluster, arm, month, active, trial_start, control_start, pre_months)."""
     post, n_zero, events_zero, n_without_pre = post_period_panel(
-        officer_months,
-        outcome,
-        exposure=exposure,
-        block=block,
-        cluster=cluster,
-        arm=arm,
-        month=month,
-        active=active,
-        trial_start=trial_start,
-        control_start=control_start,
-        pre_months=pre_months,
+        officer_months, outcome, exposure=exposure, block=block, **window
     )
     scale_words = f"per {exposure}" if exposure else "per officer-month"
     notes = [
@@ -116,7 +100,6 @@ def force_ancova_effect(
     arm_column = design.columns.get_loc("treated_arm")
     log_ratio = float(fit.params["treated_arm"])
     log_se = math.sqrt(primary[arm_column, arm_column])
-    low, high = wald_interval(log_ratio, log_se)
     extras.update(
         {
             "log_rate_ratio": log_ratio,
@@ -125,17 +108,7 @@ def force_ancova_effect(
             "n_obs_without_events_block_or_month": int((~with_events).sum()),
         }
     )
-    return _effect(
-        post,
-        outcome,
-        math.exp(log_ratio),
-        math.exp(log_ratio) * log_se,
-        (math.exp(low), math.exp(high)),
-        wald_p_value(log_ratio, log_se),
-        exposure,
-        extras,
-        notes,
-    )
+    return _effect(post, outcome, *ratio_from_log_scale(log_ratio, log_se), exposure, extras, notes)
 
 
 def post_period_panel(
@@ -147,7 +120,7 @@ def post_period_panel(
     carry: Sequence[str] = (),
     **window,
 ) -> tuple[pd.DataFrame, int, int, int]:
-    """The post-period officer-months of the ITT window in model form (`analysis.force`'s
+    """The post-period officer-months of the ITT window in model form (`analysis.force_window`'s
     `window_panel`; `window` takes its cluster, arm, month, active, trial_start, control_start
     and pre_months), with the block as "block", the officer's log pre-period rate and the missing
     indicator; and the officer-months dropped for zero exposure, their events, and the officers

@@ -34,7 +34,7 @@ from scipy import stats
 from analysis.communication import itt_effect
 from analysis.inference import cluster_codes, treatment_indicator
 from analysis.memo import memoized
-from analysis.results import Effect
+from analysis.results import Effect, json_number
 
 # The subgroups the report uses: pre-treatment only (the dispatched call type). The civilian's
 # state is coded in the same encounter training aims to change, so its levels are exploratory
@@ -84,9 +84,9 @@ class SubgroupEffects:
         return {
             "outcome": self.outcome,
             "subgroup": self.subgroup,
-            "interaction_statistic": _finite(self.interaction_statistic),
+            "interaction_statistic": json_number(self.interaction_statistic),
             "interaction_df": self.interaction_df,
-            "interaction_p_value": _finite(self.interaction_p_value),
+            "interaction_p_value": json_number(self.interaction_p_value),
             "effects": [effect.to_dict() for effect in self.effects],
         }
 
@@ -102,10 +102,6 @@ class SubgroupEffects:
             f"p = {self.interaction_p_value:.3g}"
         )
         return "\n".join(lines)
-
-
-def _finite(value: float):
-    return value if math.isfinite(value) else None
 
 
 def encounter_subgroups(

@@ -31,6 +31,21 @@ def wald_p_value(estimate: float, std_error: float, null: float = 0.0) -> float:
     return float(2.0 * stats.norm.sf(abs(estimate - null) / std_error))
 
 
+def ratio_from_log_scale(
+    log_estimate: float, log_std_error: float
+) -> tuple[float, float, tuple[float, float], float]:
+    """(ratio, delta-method SE of the ratio, Wald interval on the ratio scale, p-value) of an
+    estimate on the log scale: the interval and the test are the log scale's, exponentiated."""
+    low, high = wald_interval(log_estimate, log_std_error)
+    ratio = math.exp(log_estimate)
+    return (
+        ratio,
+        ratio * log_std_error,
+        (math.exp(low), math.exp(high)),
+        wald_p_value(log_estimate, log_std_error),
+    )
+
+
 def treatment_indicator(arm: pd.Series) -> pd.Series:
     """1 for the treatment (immediate) arm, 0 for the control (wait-list) arm, NaN otherwise."""
     return arm.astype("object").map({TREATMENT_ARM: 1.0, CONTROL_ARM: 0.0}).astype(float)

@@ -10,9 +10,10 @@ every simulated trial (analysis/trial_simulation.py) is estimated by the estimat
 would use:
 
 * wait-list: half the officers trained at once, `n_months` before and after; force per
-  officer-month by `analysis.force.poisson_did_month_fe` (the Poisson difference-in-differences
-  with calendar-month effects and officer-clustered errors of `analysis.force.force_effect`, as
-  analysis/power.py simulates it), an officer who leaves contributing no months after leaving;
+  officer-month by `analysis.force_cells.poisson_did_month_fe` (the Poisson difference in
+  differences with calendar-month effects and officer-clustered errors of
+  `analysis.force.force_effect`, as analysis/power.py simulates it), an officer who leaves
+  contributing no months after leaving;
 * stepped wedge: officers in `n_cohorts` equal cohorts trained at evenly spaced months of an
   `n_months` window (the last with months to spare), estimated by the staggered roll-out
   estimator (`analysis.staggered`, Roth & Sant'Anna's efficient estimator, the simple
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.power import ALPHA, LOUISVILLE_RATE_RATIO, TARGET_POWER, nb2_dispersion
+from analysis.results import json_value
 from analysis.trial_simulation import (  # noqa: F401 - the simulators, planned with here
     stepped_wedge_cohorts,
     stepped_wedge_power,
@@ -61,7 +63,7 @@ class PlanningBaseline:
     turnover_source: str
 
     def to_dict(self) -> dict:
-        return {k: _json(v) for k, v in asdict(self).items()}
+        return {k: json_value(v) for k, v in asdict(self).items()}
 
 
 def planning_baseline(
@@ -128,7 +130,7 @@ class TrialPlanning:
 
     def to_dict(self) -> dict:
         def records(frame: pd.DataFrame) -> list[dict]:
-            return [{k: _json(v) for k, v in row.items()} for row in frame.to_dict("records")]
+            return [{k: json_value(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
         return {
             "baseline": self.baseline.to_dict(),
@@ -260,14 +262,6 @@ def _crossing(x: np.ndarray, power: np.ndarray, target: float, *, transform) -> 
     low, high = power[first - 1], power[first]
     weight = (target - low) / (high - low) if high > low else 1.0
     return float(transform((1 - weight) * x[first - 1] + weight * x[first]))
-
-
-def _json(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def waitlist_power_result(

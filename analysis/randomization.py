@@ -14,7 +14,7 @@ Statistics (the estimators' point estimates, recomputed for every permutation):
   pre-period SD which permutation does not change) or of their logs (count: the Poisson rate
   ratio);
 * officer-months: the Poisson-with-month-FE log rate ratio of `force_effect`, from the arm x
-  month cells (analysis/force.py `arm_log_ratios`).
+  month cells (analysis/force_cells.py `arm_log_ratios`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.force import arm_log_ratios, window_panel
+from analysis.force_cells import arm_log_ratios
+from analysis.force_window import window_panel
 from analysis.inference import treatment_indicator
 from analysis.memo import memoized
 from analysis.results import Effect
@@ -66,6 +67,17 @@ def _block_permutations(
     np.put_along_axis(permuted, order, np.broadcast_to(labels, keys.shape), axis=1)
     permuted.flags.writeable = False  # shared by every caller
     return permuted
+
+
+def observed_and_permuted_arms(
+    treated_arm: np.ndarray, blocks: np.ndarray, n_permutations: int, seed: int
+) -> np.ndarray:
+    """(1 + n_permutations, n_officers) 0/1 arms: the observed assignment in the first row, the
+    `block_permutations` below it, so a statistic computed row by row gives the observed value
+    and its randomization distribution at once."""
+    return np.vstack(
+        [treated_arm[None, :], block_permutations(treated_arm, blocks, n_permutations, seed)]
+    )
 
 
 def fisher_p_value(observed: float, permuted: np.ndarray) -> float:
@@ -131,7 +143,7 @@ def encounter_permutation_test(
     counts = np.zeros((len(ids), 2))
     np.add.at(sums, (position, post), y)
     np.add.at(counts, (position, post), 1.0)
-    arms = np.vstack([treated[None, :], block_permutations(treated, blocks, n_permutations, seed)])
+    arms = observed_and_permuted_arms(treated, blocks, n_permutations, seed)
     statistic = _cell_did(arms, sums, counts, log=kind == "count")
     return float(statistic[0]), fisher_p_value(statistic[0], statistic[1:]), statistic[1:]
 
@@ -197,7 +209,7 @@ def _force_permutations(
     np.add.at(events, (position, month_index), data["y"].to_numpy(float))
     np.add.at(exposure_matrix, (position, month_index), data["exposure"].to_numpy(float))
     is_post = data.groupby("month")["post"].first().reindex(month_names).to_numpy() > 0
-    arms = np.vstack([treated[None, :], block_permutations(treated, blocks, n_permutations, seed)])
+    arms = observed_and_permuted_arms(treated, blocks, n_permutations, seed)
     y1, e1 = arms @ events, arms @ exposure_matrix
     y0, e0 = events.sum(axis=0) - y1, exposure_matrix.sum(axis=0) - e1
     theta, estimable = arm_log_ratios(y0, y1, e0, e1, is_post)

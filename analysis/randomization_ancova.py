@@ -24,21 +24,20 @@ so the test keeps the ANCOVA's precision and stays exact.
 from __future__ import annotations
 
 import warnings
-from datetime import date
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from analysis.ancova import design_frame, post_frame
+from analysis.ancova_data import design_frame, post_frame
 from analysis.force_ancova import design_frame as force_design_frame
 from analysis.force_ancova import post_period_panel
 from analysis.randomization import (
     DEFAULT_PERMUTATIONS,
     FisherTest,
     assignment_of,
-    block_permutations,
     conservative_fisher_test,
+    observed_and_permuted_arms,
 )
 
 
@@ -71,7 +70,7 @@ def ancova_permutation_test(
     position = ids.get_indexer(data["cluster"].astype(str))
     sums = np.bincount(position, weights=residual, minlength=len(ids))
     counts = np.bincount(position, minlength=len(ids)).astype(float)
-    arms = np.vstack([treated[None, :], block_permutations(treated, blocks, n_permutations, seed)])
+    arms = observed_and_permuted_arms(treated, blocks, n_permutations, seed)
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = (arms @ sums) / (arms @ counts) - ((1 - arms) @ sums) / ((1 - arms) @ counts)
     return conservative_fisher_test(float(statistic[0]), statistic[1:])
@@ -86,28 +85,15 @@ def force_ancova_permutation_test(
     officer: str = "officer_id",
     arm: str = "arm",
     block: str = "block_id",
-    month: str = "month_start",
-    active: str | None = "is_active",
-    trial_start: date | None = None,
-    control_start: date | None = None,
-    pre_months: int = 12,
     n_permutations: int = DEFAULT_PERMUTATIONS,
     seed: int = 0,
+    **window,
 ) -> FisherTest:
     """Fisher test of the sharp null for the force (complaints) Poisson ANCOVA (the window as
-    `analysis.force_ancova.force_ancova_effect`'s)."""
+    `analysis.force_ancova.force_ancova_effect`'s: `window` takes the month, active,
+    trial_start, control_start and pre_months of `analysis.force_window.window_panel`)."""
     post, _, _, _ = post_period_panel(
-        officer_months,
-        outcome,
-        exposure=exposure,
-        block=block,
-        cluster=officer,
-        arm=arm,
-        month=month,
-        active=active,
-        trial_start=trial_start,
-        control_start=control_start,
-        pre_months=pre_months,
+        officer_months, outcome, exposure=exposure, block=block, cluster=officer, arm=arm, **window
     )
     assigned = officers if officers is not None else officer_months
     ids, treated, blocks = assignment_of(assigned, officer, arm, block)
@@ -116,7 +102,7 @@ def force_ancova_permutation_test(
     position = ids.get_indexer(post["cluster"].astype(str))
     events = np.bincount(position, weights=post["y"].to_numpy(float), minlength=len(ids))
     expectation = np.bincount(position, weights=expected, minlength=len(ids))
-    arms = np.vstack([treated[None, :], block_permutations(treated, blocks, n_permutations, seed)])
+    arms = observed_and_permuted_arms(treated, blocks, n_permutations, seed)
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = np.log((arms @ events) / (arms @ expectation)) - np.log(
             ((1 - arms) @ events) / ((1 - arms) @ expectation)

@@ -7,8 +7,15 @@ brief (`estimate`, `std_error`, `ci_low`, `ci_high`, `p_value`, `n_units`, plus 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from analysis.inference import wald_interval, wald_p_value
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,7 @@ class Effect:
         extras = record.pop("extras")
         record["notes"] = list(self.notes)
         record.update(extras)
-        return {key: _json_number(value) for key, value in record.items()}
+        return {key: json_number(value) for key, value in record.items()}
 
     def summary(self) -> str:
         width = 78
@@ -63,12 +70,78 @@ class Effect:
         return self.summary()
 
 
+def clustered_effect(
+    data: pd.DataFrame,
+    *,
+    outcome: str,
+    estimator: str,
+    estimate: float,
+    std_error: float,
+    scale: str,
+    ci: tuple[float, float] | None = None,
+    p_value: float | None = None,
+    extras: dict[str, Any],
+    notes: tuple[str, ...],
+) -> Effect:
+    """The Effect of an estimate fitted on `data` (one row per observation, the unit of
+    inference in column "cluster"): Wald interval and p-value unless `ci` / `p_value` are given."""
+    ci_low, ci_high = ci if ci is not None else wald_interval(estimate, std_error)
+    return Effect(
+        outcome=outcome,
+        estimator=estimator,
+        estimate=float(estimate),
+        std_error=float(std_error),
+        ci_low=float(ci_low),
+        ci_high=float(ci_high),
+        p_value=float(wald_p_value(estimate, std_error) if p_value is None else p_value),
+        n_units=int(data["cluster"].nunique()),
+        n_obs=len(data),
+        scale=scale,
+        extras=extras,
+        notes=notes,
+    )
+
+
+def rules_out_note(effect: Effect) -> str:
+    """What the 95% interval excludes, in the estimate's own units: a null is informative only
+    as far as it rules effects out."""
+    low, high = effect.ci_low, effect.ci_high
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "no interval: nothing is ruled out"
+    if effect.scale == "rate_ratio":
+        return (
+            f"the 95% interval rules out rate ratios below {low:.3f} and above {high:.3f} "
+            f"(changes below {100 * (low - 1):+.1f}% or above {100 * (high - 1):+.1f}%)"
+        )
+    unit, digits = {"percentage_points": ("percentage points", 1), "sd": ("SD", 2)}.get(
+        effect.scale, ("", 3)
+    )
+    return (
+        f"the 95% interval rules out effects below {low:+.{digits}f} and above "
+        f"{high:+.{digits}f} {unit}".rstrip()
+    )
+
+
+def with_rules_out_note(effect: Effect) -> Effect:
+    """The effect with `rules_out_note` appended to its notes."""
+    return replace(effect, notes=effect.notes + (rules_out_note(effect),))
+
+
 def _format(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _json_number(value: Any) -> Any:
+def json_number(value: Any) -> Any:
     """JSON has no NaN or infinity: write them as null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    return value
+
+
+def json_value(value: Any) -> Any:
+    """`json_number`, and numpy scalars as Python numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
     return value

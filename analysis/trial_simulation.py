@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analysis.force import poisson_did_month_fe
+from analysis.force_cells import poisson_did_month_fe
 from analysis.memo import memoized
-from analysis.power import ALPHA
+from analysis.power_analytic import ALPHA, two_sided_critical_value
+from analysis.power_simulation import power_row, waitlist_layout
 
 if TYPE_CHECKING:  # planning.py imports this module: the type only
     from analysis.planning import PlanningBaseline
@@ -65,10 +66,9 @@ def waitlist_power(
     `n_months` before and after the first arm's training."""
     rng = np.random.default_rng(seed)
     n_total = 2 * n_months
-    arm = (np.arange(n_officers) % 2 == 0).astype(float)
-    post = (np.arange(n_total) >= n_months).astype(float)
+    arm, post = waitlist_layout(n_officers, n_months)
     treated = (arm[:, None] * post[None, :] > 0)[None, ...]
-    z = _z(alpha)
+    z = two_sided_critical_value(alpha)
     rejected = {float(r): 0 for r in rate_ratios}
     for start in range(0, n_simulations, 50):  # chunks: the arrays of big trials are large
         chunk = min(50, n_simulations - start)
@@ -135,22 +135,9 @@ def stepped_wedge_power(
 
 
 def _power_frame(rejected: dict, n_simulations: int, n_officers: int, n_months: int):
-    rows = []
-    for ratio in sorted(rejected):
-        power = rejected[ratio] / n_simulations
-        rows.append(
-            {
-                "rate_ratio": ratio,
-                "n_officers": n_officers,
-                "n_months": n_months,
-                "power": power,
-                "power_mc_error": math.sqrt(power * (1 - power) / n_simulations),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _z(alpha: float) -> float:
-    from scipy import stats
-
-    return float(stats.norm.ppf(1 - alpha / 2))
+    return pd.DataFrame(
+        [
+            power_row(ratio, rejected[ratio] / n_simulations, n_officers, n_months, n_simulations)
+            for ratio in sorted(rejected)
+        ]
+    )

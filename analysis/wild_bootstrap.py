@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from analysis.ancova import design_frame, post_frame
+from analysis.ancova_data import design_frame, post_frame
 from analysis.force_ancova import design_frame as force_design_frame
 from analysis.force_ancova import post_period_panel
 from analysis.inference import cluster_codes
@@ -79,31 +78,15 @@ def force_block_wild_bootstrap_test(
     officer_months: pd.DataFrame,
     *,
     outcome: str = "force_reports",
-    cluster: str = "officer_id",
-    arm: str = "arm",
     block: str = "block_id",
-    month: str = "month_start",
-    active: str | None = "is_active",
-    trial_start: date | None = None,
-    control_start: date | None = None,
-    pre_months: int = 12,
     n_draws: int = DEFAULT_DRAWS,
     seed: int = 0,
+    **window,
 ) -> WildBootstrapTest:
     """The block-clustered robustness test of the force (complaints) ANCOVA per officer-month:
-    least squares of the count on the Poisson ANCOVA's regressors."""
-    post, _, _, _ = post_period_panel(
-        officer_months,
-        outcome,
-        block=block,
-        cluster=cluster,
-        arm=arm,
-        month=month,
-        active=active,
-        trial_start=trial_start,
-        control_start=control_start,
-        pre_months=pre_months,
-    )
+    least squares of the count on the Poisson ANCOVA's regressors. `window`: the columns and
+    dates of the comparison window, as `analysis.force_window.window_panel` takes them."""
+    post, _, _, _ = post_period_panel(officer_months, outcome, block=block, **window)
     design = force_design_frame(post)
     return _test(outcome, design, post["y"], post["block"], n_draws, seed, "OLS (counts)")
 

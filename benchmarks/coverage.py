@@ -316,11 +316,18 @@ def main(argv: list[str] | None = None) -> None:
     seeds = range(args.seed, args.seed + args.departments)
     table = coverage_study(SOURCES[source], seeds, jobs=args.jobs)
     elapsed = time.perf_counter() - started
-    with pd.option_context("display.width", 140, "display.max_columns", 20):
+    print_coverage(table, args.departments, source, elapsed, width=140)
+
+
+def print_coverage(
+    table: pd.DataFrame, departments: int, source: str, elapsed: float, *, width: int
+) -> None:
+    """A coverage table and the Monte Carlo band a correct 95% interval's coverage falls in."""
+    with pd.option_context("display.width", width, "display.max_columns", 20):
         print(table.round(4).to_string(index=False))
-    band = 1.96 * math.sqrt(0.95 * 0.05 / args.departments)
+    band = 1.96 * math.sqrt(0.95 * 0.05 / departments)
     print(
-        f"{args.departments} departments ({source}) in {elapsed:.1f} s; a correct 95% interval "
+        f"{departments} departments ({source}) in {elapsed:.1f} s; a correct 95% interval "
         f"covers 0.95 +/- {band:.3f} (95% Monte Carlo band)"
     )
 

@@ -40,6 +40,7 @@ from analysis.inference import wald_interval
 from analysis.randomization_ancova import ancova_permutation_test, force_ancova_permutation_test
 from analysis.results import Effect
 from analysis.simulate import TrialScenario, simulate_trial
+from benchmarks.coverage import print_coverage
 
 SCENARIO = {"force": {"rate_ratio": 0.75}, "complaints": {"rate_ratio": 1.0}}
 SIMPLE_SCENARIO = TrialScenario(compliance=0.8, force_rate_ratio=0.75)
@@ -283,13 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     elapsed = time.perf_counter() - started
     if args.out:
         table.to_csv(args.out, index=False)
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(table.round(4).to_string(index=False))
-    band = 1.96 * math.sqrt(0.95 * 0.05 / args.departments)
-    print(
-        f"{args.departments} departments ({args.source}) in {elapsed:.1f} s; a correct 95% "
-        f"interval covers 0.95 +/- {band:.3f} (95% Monte Carlo band)"
-    )
+    print_coverage(table, args.departments, args.source, elapsed, width=160)
 
 
 if __name__ == "__main__":

@@ -191,8 +191,8 @@ def column_labels(connection, table: str) -> dict[str, str]:
 
 def officer_month_panel(home: Home, department_id: str) -> tuple[pd.DataFrame, dict[str, str]]:
     """The trial's force panel (module docstring), one row per officer x window month."""
-    from analysis.force import window_panel
     from analysis.force_ancova import post_period_panel
+    from analysis.force_window import window_panel
     from middlestep.warehouse.marts import load_marts
 
     try:

@@ -146,14 +146,14 @@ def test_closed_form_nb2_derivatives_equal_statsmodels_numerical_ones():
     """The NB check's model only replaces how statsmodels computes its derivatives."""
     import statsmodels.api as sm
 
-    from analysis.force import _NegativeBinomial2
+    from analysis.force_negative_binomial import NegativeBinomial2
 
     rng = np.random.default_rng(3)
     exog = sm.add_constant(rng.normal(size=(400, 2)))
     offset = np.log(rng.uniform(5, 50, 400))
     endog = rng.negative_binomial(2, 2 / (2 + np.exp(-2.5 + offset + exog[:, 1] * 0.3)))
     params = np.array([-2.4, 0.25, -0.1, 0.6])
-    ours = _NegativeBinomial2(endog, exog, offset=offset, loglike_method="nb2")
+    ours = NegativeBinomial2(endog, exog, offset=offset, loglike_method="nb2")
     theirs = sm.NegativeBinomial(endog, exog, offset=offset, loglike_method="nb2")
     for transformed in (False, True):  # alpha itself, or log alpha as in some optimizers
         ours._transparams = theirs._transparams = transformed
@@ -167,7 +167,8 @@ def test_the_cell_fit_equals_statsmodels_glm_on_every_officer_month(large_trial,
     coefficients and cluster-robust standard errors (its small-sample correction included)."""
     import statsmodels.api as sm
 
-    from analysis.force import _design, poisson_cluster_fit, window_panel
+    from analysis.force_cells import month_fe_design, poisson_cluster_fit
+    from analysis.force_window import window_panel
     from analysis.inference import cluster_codes
 
     data, _, _ = window_panel(large_trial.officer_months, outcome)
@@ -175,7 +176,7 @@ def test_the_cell_fit_equals_statsmodels_glm_on_every_officer_month(large_trial,
     params, std_errors = poisson_cluster_fit(data, groups)
     full = sm.GLM(
         data["y"],
-        _design(data),
+        month_fe_design(data),
         family=sm.families.Poisson(),
         offset=np.log(data["exposure"].to_numpy()),
     ).fit(cov_type="cluster", cov_kwds={"groups": groups})

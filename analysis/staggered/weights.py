@@ -133,3 +133,10 @@ def full_pre_period_contrasts(design: Design) -> np.ndarray:
         block[-1, np.arange(len(pre)), pre] = -1.0
         blocks.append(block)
     return np.concatenate(blocks, axis=1)
+
+
+def as_list(value) -> list:
+    """One value (an event time, an estimand) or a sequence of them, as a list."""
+    if isinstance(value, str) or np.isscalar(value):
+        return [value]
+    return list(value)

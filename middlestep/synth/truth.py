@@ -63,7 +63,7 @@ SCALES = {"binary": "difference", "rating": "sd", "count": "rate_ratio"}
 def post_exposure_share_after_training(scenario: dict) -> float:
     """s: the share of the post period's exposure (calls spread evenly over each month's days)
     on days after the officer's class day, averaged over the class days."""
-    from middlestep.synth.generator import session_days
+    from middlestep.synth.study import session_days
 
     training = scenario["training"]
     first = day_number(as_date(training["treatment_cohort_on"]))
