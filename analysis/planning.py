@@ -10,10 +10,10 @@ every simulated trial (analysis/trial_simulation.py) is estimated by the estimat
 would use:
 
 * wait-list: half the officers trained at once, `n_months` before and after; force per
-  officer-month by `analysis.force_cells.poisson_did_month_fe` (the Poisson difference in
-  differences with calendar-month effects and officer-clustered errors of
-  `analysis.force.force_effect`, as analysis/power.py simulates it), an officer who leaves
-  contributing no months after leaving;
+  officer-month by the primary estimator, the Poisson ANCOVA of the post-period count on the
+  arm and the officer's pre-period rate (`analysis.power_primary.ancova_log_ratios`, as
+  analysis/power.py simulates it; the difference-in-differences beside it in
+  :func:`waitlist_power_result`), an officer who leaves contributing no months after leaving;
 * stepped wedge: officers in `n_cohorts` equal cohorts trained at evenly spaced months of an
   `n_months` window (the last with months to spare), estimated by the staggered roll-out
   estimator (`analysis.staggered`, Roth & Sant'Anna's efficient estimator, the simple
@@ -275,8 +275,9 @@ def waitlist_power_result(
 ):
     """(PowerResult, sample-size table) of a wait-list trial planned on a department without
     one: the simulated power and detectable rate ratio of :func:`waitlist_power` (force per
-    officer-month served, with the roster's turnover), the analytic ones of analysis/power.py
-    with one unit of exposure per officer-month."""
+    officer-month served, with the roster's turnover) through the primary estimator and the
+    difference-in-differences, and the latter's analytic ones (analysis/power_analytic.py) with
+    one unit of exposure per officer-month."""
     from analysis.power import (
         PowerResult,
         analytic_mde,
@@ -299,15 +300,20 @@ def waitlist_power_result(
         n_months=n_months,
     )
     grid = sorted({*RATIO_GRID, float(rate_ratio)})
-    curve = waitlist_power(
-        baseline,
-        grid,
-        n_officers=n_officers,
-        n_months=n_months,
-        n_simulations=n_simulations,
-        seed=seed,
+    curve, curve_did = (
+        waitlist_power(
+            baseline,
+            grid,
+            n_officers=n_officers,
+            n_months=n_months,
+            n_simulations=n_simulations,
+            seed=seed,
+            estimator=estimator,
+        )
+        for estimator in ("primary", "did")
     )
     asked = curve[np.isclose(curve["rate_ratio"], rate_ratio)].iloc[0]
+    asked_did = curve_did[np.isclose(curve_did["rate_ratio"], rate_ratio)].iloc[0]
     result = PowerResult(
         outcome="force_reports",
         baseline_rate=baseline.rate_per_officer_month,
@@ -319,6 +325,8 @@ def waitlist_power_result(
         power=float(asked["power"]),
         power_mc_error=float(asked["power_mc_error"]),
         mde_rate_ratio=detectable_rate_ratio(curve),
+        power_did=float(asked_did["power"]),
+        mde_rate_ratio_did=detectable_rate_ratio(curve_did),
         power_analytic=analytic_power(analytic, rate_ratio, n_officers, n_months),
         mde_rate_ratio_analytic=analytic_mde(analytic, n_officers, n_months),
         std_error_log_analytic=analytic_std_error(analytic, rate_ratio, n_officers, n_months),
@@ -328,8 +336,9 @@ def waitlist_power_result(
             "no trial in the warehouse: a wait-list trial planned on the department's last "
             f"{baseline.window_months} months ({baseline.n_officers} officers serving, "
             f"{baseline.n_reports} force reports)",
-            "simulation through the Poisson difference-in-differences of force per "
-            "officer-month served (month effects, officer-clustered SE)",
+            "simulation through the primary estimator, the Poisson ANCOVA of force per "
+            "officer-month served (month effects, the officer's pre-period rate, "
+            "officer-clustered SE); beside it the difference-in-differences",
             f"turnover: {baseline.turnover_source}",
         ),
     )

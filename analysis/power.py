@@ -1,10 +1,12 @@
 """Power and minimum detectable effect (MDE) of the wait-list trial for a rare count outcome.
 
 The question a department asks after a null on force: was the trial big enough to see an effect
-at all? The answer here is by simulation through the estimator the analysis uses
-(`analysis.force.force_effect`: Poisson QMLE of the monthly count on arm, arm x post and
-calendar-month fixed effects, log(calls) offset, officer-clustered sandwich, 5% two-sided Wald
-test), with the analytic approximation beside it.
+at all? The answer here is by simulation through the primary estimator of force
+(`analysis.force_ancova.force_ancova_effect`: Poisson ANCOVA of the post-period officer-month
+count on the arm, calendar-month effects and the officer's pre-period rate, officer-clustered
+CR2, 5% two-sided Wald test). Beside it, the same for the difference-in-differences kept as a
+robustness row (`analysis.force.force_effect`, per call) and that estimator's analytic
+approximation.
 
 The pieces: the department's baseline (analysis/power_baseline.py), the simulation through the
 estimator (analysis/power_simulation.py, with its data-generating process) and the analytic
@@ -35,7 +37,12 @@ from analysis.power_analytic import (
     sample_size_table,
 )
 from analysis.power_baseline import ForceBaseline, force_baseline, given_baseline, nb2_dispersion
-from analysis.power_simulation import SimulatedCounts, simulate_counts, simulated_power
+from analysis.power_simulation import (
+    ESTIMATORS,
+    SimulatedCounts,
+    simulate_counts,
+    simulated_power,
+)
 from analysis.results import json_value
 
 # the pieces' names stay importable from here
@@ -65,7 +72,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PowerResult:
-    """Power to detect `rate_ratio` and the MDE at `target_power`, by simulation and analytic."""
+    """Power to detect `rate_ratio` and the MDE at `target_power`, by simulation through the
+    primary estimator; `*_did` the same for the difference-in-differences robustness row, and
+    `*_analytic` that row's analytic approximation."""
 
     outcome: str
     baseline_rate: float  # events per officer-month before training
@@ -77,6 +86,8 @@ class PowerResult:
     power: float
     power_mc_error: float
     mde_rate_ratio: float
+    power_did: float
+    mde_rate_ratio_did: float
     power_analytic: float
     mde_rate_ratio_analytic: float
     std_error_log_analytic: float
@@ -100,12 +111,13 @@ class PowerResult:
             f"({self.baseline_rate_per_call:.3g} per call), NB2 dispersion {self.dispersion:.3g}",
             f"trial: {self.n_officers} officers, {self.n_months} months before and after",
             "-" * width,
-            f"{'':<34}{'simulation':>14}{'analytic':>14}",
+            f"{'':<34}{'primary':>14}{'DiD':>14}{'DiD analytic':>14}",
             f"{f'power at rate ratio {self.rate_ratio:.3g}':<34}{self.power:>14.3f}"
-            f"{self.power_analytic:>14.3f}",
+            f"{self.power_did:>14.3f}{self.power_analytic:>14.3f}",
             f"{'  (Monte Carlo error)':<34}{self.power_mc_error:>14.3f}",
             f"{f'MDE rate ratio ({self.target_power:.0%} power)':<34}"
-            f"{self.mde_rate_ratio:>14.3f}{self.mde_rate_ratio_analytic:>14.3f}",
+            f"{self.mde_rate_ratio:>14.3f}{self.mde_rate_ratio_did:>14.3f}"
+            f"{self.mde_rate_ratio_analytic:>14.3f}",
             "-" * width,
             f"{self.n_simulations} simulations (seed {self.seed}), {self.alpha:.0%} two-sided",
         ]
@@ -134,24 +146,31 @@ def force_power(
     n_officers = int(n_officers or baseline.n_officers)
     n_months = int(n_months or baseline.n_months)
     mde_analytic = analytic_mde(baseline, n_officers, n_months, alpha, target_power)
-    # a grid around the analytic MDE for the simulated one, and the asked ratio
+    # a grid around the DiD's analytic MDE (the primary's lies within it), and the asked ratio
     log_mde = math.log(mde_analytic)
-    grid = sorted({float(np.exp(log_mde * f)) for f in (0.55, 0.7, 0.85, 1.0, 1.15, 1.3, 1.5)})
-    table = simulated_power(
-        baseline,
-        [*grid, rate_ratio],
-        n_officers=n_officers,
-        n_months=n_months,
-        n_simulations=n_simulations,
-        seed=seed,
-        alpha=alpha,
-    )
-    asked = table[np.isclose(table["rate_ratio"], rate_ratio)].iloc[0]
-    reductions = table[table["rate_ratio"] < 1].sort_values("rate_ratio", ascending=False)
-    mde = _interpolate_mde(reductions, target_power)
+    factors = (0.4, 0.55, 0.7, 0.85, 1.0, 1.15, 1.3, 1.5)
+    grid = sorted({float(np.exp(log_mde * f)) for f in factors})
+    found = {}
+    for estimator in ESTIMATORS:
+        table = simulated_power(
+            baseline,
+            [*grid, rate_ratio],
+            n_officers=n_officers,
+            n_months=n_months,
+            n_simulations=n_simulations,
+            seed=seed,
+            alpha=alpha,
+            estimator=estimator,
+        )
+        asked = table[np.isclose(table["rate_ratio"], rate_ratio)].iloc[0]
+        reductions = table[table["rate_ratio"] < 1].sort_values("rate_ratio", ascending=False)
+        found[estimator] = asked, _interpolate_mde(reductions, target_power)
+    (asked, mde), (asked_did, mde_did) = found["primary"], found["did"]
     notes = (
-        "simulation through force_effect's estimator (Poisson QMLE, month FE, log-calls offset, "
-        "officer-clustered SE); the analytic value is the delta-method approximation",
+        "simulation through the primary estimator (Poisson ANCOVA of force per officer-month on "
+        "the arm, month effects and the officer's pre-period rate, officer-clustered CR2); "
+        "beside it the difference-in-differences robustness row (Poisson per call, month "
+        "effects) by simulation and by its delta-method approximation",
         "rate ratios are intent-to-treat: non-completion and training part-way into the post "
         "period dilute an effect among trained officers towards 1",
     )
@@ -166,6 +185,8 @@ def force_power(
         power=float(asked["power"]),
         power_mc_error=float(asked["power_mc_error"]),
         mde_rate_ratio=mde,
+        power_did=float(asked_did["power"]),
+        mde_rate_ratio_did=mde_did,
         power_analytic=analytic_power(baseline, rate_ratio, n_officers, n_months, alpha),
         mde_rate_ratio_analytic=mde_analytic,
         std_error_log_analytic=analytic_std_error(baseline, rate_ratio, n_officers, n_months),

@@ -1,4 +1,4 @@
-"""Power by simulation through the analysis' estimator.
+"""Power by simulation through the analysis' estimators of force.
 
 Data-generating process of a simulated trial (every parameter estimated from the department's
 own pre-period officer-months by `force_baseline`, or given):
@@ -11,8 +11,12 @@ own pre-period officer-months by `force_baseline`, or given):
   post)), g_i ~ Gamma(1/dispersion, dispersion): officers differ in their propensity to use
   force (the NB2 overdispersion across officers), RR is the intent-to-treat rate ratio.
 
-Fast path: `analysis.force_cells.poisson_did_month_fe` fits `force_effect`'s Poisson model of every
-simulated trial at once from its arm x month cells (exactly, at a thousandth of the cost).
+Each simulated trial is estimated by the primary estimator, the Poisson ANCOVA of force per
+officer-month (`analysis.force_ancova.force_ancova_effect`; fitted on every trial at once by
+`analysis.power_primary.ancova_log_ratios`), or with `estimator="did"` by the difference-in-
+differences kept as a robustness row (`analysis.force.force_effect`; fast path
+`analysis.force_cells.poisson_did_month_fe`, exact from its arm x month cells), which is the
+estimator the analytic approximation (analysis/power_analytic.py) describes.
 """
 
 from __future__ import annotations
@@ -28,6 +32,12 @@ from analysis.force_cells import poisson_did_month_fe
 from analysis.memo import memoized
 from analysis.power_analytic import ALPHA, analytic_power, two_sided_critical_value
 from analysis.power_baseline import ForceBaseline
+from analysis.power_primary import ancova_log_ratios
+
+ESTIMATORS = {
+    "primary": "Poisson ANCOVA of force per officer-month (the primary estimator)",
+    "did": "Poisson difference-in-differences per call (the robustness row)",
+}
 
 
 @dataclass(frozen=True)
@@ -123,9 +133,14 @@ def simulated_power(
     n_simulations: int = 200,
     seed: int = 0,
     alpha: float = ALPHA,
+    estimator: str = "primary",
 ) -> pd.DataFrame:
-    """Rejection rate of the 5% two-sided Wald test at each rate ratio (common random numbers);
-    a trial whose rate ratio is not estimable (a cell without events) counts as no rejection."""
+    """Rejection rate of the 5% two-sided Wald test of `estimator` (a key of `ESTIMATORS`) at
+    each rate ratio (common random numbers); a trial whose rate ratio is not estimable (an arm or
+    cell without events) counts as no rejection. `power_analytic` is the difference-in-
+    differences' analytic approximation, given beside the simulated DiD only."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator {estimator!r}: one of {', '.join(ESTIMATORS)}")
     trials = simulate_counts(
         baseline,
         rate_ratios,
@@ -137,15 +152,21 @@ def simulated_power(
     z = two_sided_critical_value(alpha)
     rows = []
     for ratio, trial in trials.items():
-        log_ratio, std_error = poisson_did_month_fe(
-            trial.events, trial.calls, trial.treated_arm, trial.post
-        )
-        rejected = np.abs(log_ratio) / std_error > z
+        if estimator == "did":
+            log_ratio, std_error = poisson_did_month_fe(
+                trial.events, trial.calls, trial.treated_arm, trial.post
+            )
+        else:
+            log_ratio, std_error = ancova_log_ratios(trial.events, trial.treated_arm, trial.post)
+        with np.errstate(invalid="ignore"):
+            rejected = np.abs(log_ratio) / std_error > z
         power = float(np.nan_to_num(rejected, nan=0.0).mean())
+        analytic = analytic_power(baseline, ratio, n_officers, n_months, alpha)
         rows.append(
             {
                 **power_row(ratio, power, n_officers, n_months, n_simulations),
-                "power_analytic": analytic_power(baseline, ratio, n_officers, n_months, alpha),
+                "estimator": estimator,
+                **({"power_analytic": analytic} if estimator == "did" else {}),
                 "share_not_estimable": float(np.isnan(log_ratio).mean()),
                 "mean_std_error_log": float(np.nanmean(std_error)),
                 "sd_log_rate_ratio": float(np.nanstd(log_ratio, ddof=1)),

@@ -1,7 +1,8 @@
 """Simulated trials of a department (analysis/planning.py plans with them): a wait-list trial
-estimated by the Poisson difference-in-differences of `analysis.force.force_effect` (its fast
-path `poisson_did_month_fe`, force per officer-month served), and a stepped wedge estimated by
-the staggered roll-out estimator on the officers serving throughout. `baseline` is an
+estimated by the primary estimator of force, the Poisson ANCOVA per officer-month served
+(`analysis.power_primary.ancova_log_ratios`), or by the difference-in-differences robustness row
+(`analysis.force_cells.poisson_did_month_fe`); and a stepped wedge estimated by the staggered
+roll-out estimator on the officers serving throughout. `baseline` is an
 `analysis.planning.PlanningBaseline`: rate per officer-month, NB2 dispersion across officers and
 the monthly separation rate (turnover).
 """
@@ -19,7 +20,8 @@ import pandas as pd
 from analysis.force_cells import poisson_did_month_fe
 from analysis.memo import memoized
 from analysis.power_analytic import ALPHA, two_sided_critical_value
-from analysis.power_simulation import power_row, waitlist_layout
+from analysis.power_primary import ancova_log_ratios
+from analysis.power_simulation import ESTIMATORS, power_row, waitlist_layout
 
 if TYPE_CHECKING:  # planning.py imports this module: the type only
     from analysis.planning import PlanningBaseline
@@ -61,9 +63,13 @@ def waitlist_power(
     n_simulations: int = 200,
     seed: int = 0,
     alpha: float = ALPHA,
+    estimator: str = "primary",
 ) -> pd.DataFrame:
     """Rejection rate per rate ratio (at most 1) of a wait-list trial of `n_officers` with
-    `n_months` before and after the first arm's training."""
+    `n_months` before and after the first arm's training, estimated by `estimator` (a key of
+    `analysis.power_simulation.ESTIMATORS`)."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator {estimator!r}: one of {', '.join(ESTIMATORS)}")
     rng = np.random.default_rng(seed)
     n_total = 2 * n_months
     arm, post = waitlist_layout(n_officers, n_months)
@@ -75,7 +81,10 @@ def waitlist_power(
         events, serving = _base_counts(baseline, rng, chunk, n_officers, n_total)
         for ratio, counts in _thinned(rng, events, treated, rate_ratios):
             with np.errstate(invalid="ignore"):  # a trial too small for a variance: no test
-                log_ratio, std_error = poisson_did_month_fe(counts, serving, arm, post)
+                if estimator == "did":
+                    log_ratio, std_error = poisson_did_month_fe(counts, serving, arm, post)
+                else:
+                    log_ratio, std_error = ancova_log_ratios(counts, arm, post, serving)
                 rejected[ratio] += int(np.nansum(np.abs(log_ratio) / std_error > z))
     return _power_frame(rejected, n_simulations, n_officers, n_months)
 

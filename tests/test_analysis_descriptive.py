@@ -126,14 +126,23 @@ BASELINE = PlanningBaseline(0.05, 1.0, 0.01, 300, 12, 180, "given")
 
 
 def test_waitlist_simulation_holds_its_size_and_agrees_with_the_analytic_power():
-    curve = waitlist_power(BASELINE, [0.6, 1.0], n_officers=300, n_months=12, n_simulations=400)
-    power = curve.set_index("rate_ratio")["power"]
-    assert 0.02 <= power[1.0] <= 0.09  # a 5% test under no effect
     result, _ = waitlist_power_result(
         BASELINE, rate_ratio=0.6, n_officers=300, n_months=12, n_simulations=400
     )
-    assert abs(result.power - power[0.6]) < 4 * result.power_mc_error  # other draws, same trial
-    assert abs(result.power - result.power_analytic) < 4 * result.power_mc_error + 0.05
+    for estimator, planned in (("primary", result.power), ("did", result.power_did)):
+        curve = waitlist_power(
+            BASELINE,
+            [0.6, 1.0],
+            n_officers=300,
+            n_months=12,
+            n_simulations=400,
+            estimator=estimator,
+        )
+        power = curve.set_index("rate_ratio")["power"]
+        assert 0.02 <= power[1.0] <= 0.09, estimator  # a 5% test under no effect
+        assert abs(planned - power[0.6]) < 4 * result.power_mc_error  # other draws, same trial
+    # the analytic approximation is the difference-in-differences'
+    assert abs(result.power_did - result.power_analytic) < 4 * result.power_mc_error + 0.05
 
 
 def test_stepped_wedge_cohorts_are_spread_and_its_test_holds_its_size():

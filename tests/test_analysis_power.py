@@ -64,9 +64,15 @@ def test_fast_estimator_equals_force_effect_with_month_fixed_effects():
         assert std_error[k] == pytest.approx(effect.extras["std_error_log"], rel=1e-8)
 
 
-def test_simulated_power_agrees_with_the_analytic_approximation_within_mc_error():
+def test_simulated_did_power_agrees_with_its_analytic_approximation_within_mc_error():
     table = simulated_power(
-        BASELINE, [0.5, 0.72, 1.0], n_officers=300, n_months=12, n_simulations=400, seed=11
+        BASELINE,
+        [0.5, 0.72, 1.0],
+        n_officers=300,
+        n_months=12,
+        n_simulations=400,
+        seed=11,
+        estimator="did",
     )
     for row in table.itertuples():
         band = 3 * math.sqrt(row.power_analytic * (1 - row.power_analytic) / 400) + 0.02
@@ -78,17 +84,41 @@ def test_simulated_power_agrees_with_the_analytic_approximation_within_mc_error(
     assert np.all(np.abs(se / sd - 1) < 0.15)
 
 
+def test_simulated_power_of_the_primary_holds_its_level_and_its_se_is_the_spread():
+    table = simulated_power(
+        BASELINE, [0.5, 0.72, 1.0], n_officers=300, n_months=12, n_simulations=400, seed=11
+    )
+    assert set(table["estimator"]) == {"primary"} and "power_analytic" not in table
+    size = table.loc[table["rate_ratio"] == 1.0, "power"].item()
+    assert 0.01 <= size <= 0.10
+    sd, se = table["sd_log_rate_ratio"].to_numpy(), table["mean_std_error_log"].to_numpy()
+    assert np.all(np.abs(se / sd - 1) < 0.15)
+    assert table["power"].is_monotonic_decreasing  # ordered by rate ratio: larger effects first
+
+
+def test_an_unknown_estimator_is_refused():
+    with pytest.raises(ValueError, match="estimator"):
+        simulated_power(BASELINE, [0.72], n_officers=20, n_months=6, estimator="ols")
+
+
 def test_default_department_cannot_see_a_louisville_size_reduction():
     result = force_power(BASELINE, rate_ratio=0.72, n_simulations=200, seed=1)
-    assert result.power < 0.35 and result.power_analytic < 0.35
-    assert 0.3 < result.mde_rate_ratio < 0.5
-    assert result.mde_rate_ratio == pytest.approx(result.mde_rate_ratio_analytic, abs=0.06)
+    assert result.power < 0.35 and result.power_did < 0.35 and result.power_analytic < 0.35
+    assert 0.3 < result.mde_rate_ratio < 0.6
+    assert result.mde_rate_ratio_did == pytest.approx(result.mde_rate_ratio_analytic, abs=0.06)
+    # the primary (post-period ANCOVA) detects smaller reductions than the DiD at this baseline
+    assert result.mde_rate_ratio > result.mde_rate_ratio_did + 0.03
     record = result.to_dict()
     for name in ("baseline_rate", "n_officers", "n_months", "rate_ratio", "power"):
         assert name in record
-    assert {"power_mc_error", "mde_rate_ratio", "power_analytic", "mde_rate_ratio_analytic"} <= set(
-        record
-    )
+    assert {
+        "power_mc_error",
+        "mde_rate_ratio",
+        "power_did",
+        "mde_rate_ratio_did",
+        "power_analytic",
+        "mde_rate_ratio_analytic",
+    } <= set(record)
 
 
 def test_analytic_mde_has_80_percent_power_and_sizes_grow_as_effects_shrink():

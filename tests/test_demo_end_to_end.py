@@ -80,7 +80,8 @@ def test_report_opens_the_black_box(demo):
     power = box["power"]
     assert power["rate_ratio"] == 0.72 and power["power"] < 0.5  # a -28% effect is out of reach
     assert 0.2 < power["mde_rate_ratio"] < 0.72
-    assert abs(power["mde_rate_ratio"] - power["mde_rate_ratio_analytic"]) < 0.08
+    assert abs(power["mde_rate_ratio_did"] - power["mde_rate_ratio_analytic"]) < 0.08
+    assert 0.2 < power["mde_rate_ratio_did"] < 0.72 and power["power_did"] < 0.5
     markdown = paths.markdown.read_text()
     assert "smallest reduction in force the trial could detect" in markdown
     assert "Louisville" in markdown

@@ -89,7 +89,8 @@ def test_power_plans_a_trial_when_the_warehouse_holds_none(force_only_home, caps
     result, table = commands.power(force_only_home, n_officers=400, n_months=12, n_simulations=100)
     assert result.n_officers == 400 and result.n_months == 12
     assert any("no trial in the warehouse" in note for note in result.notes)
-    assert abs(result.power - result.power_analytic) < 4 * result.power_mc_error + 0.05
+    assert abs(result.power_did - result.power_analytic) < 4 * result.power_mc_error + 0.05
+    assert 0 < result.power <= 1 and result.mde_rate_ratio < 1
     assert len(table) == 3
     code = cli.main(["--home", str(force_only_home.root), "power", "--simulations", "40"])
     assert code == 0 and "MDE rate ratio" in capsys.readouterr().out

@@ -134,7 +134,9 @@ def planning_section(planning: Any) -> Section:
         f"served, officers' propensities overdispersed by NB2 alpha {baseline.dispersion:.2f}, "
         f"{baseline.monthly_separation:.2%} of officers leaving per month "
         f"({baseline.turnover_source}), {baseline.n_officers:,} officers serving in the last "
-        "month. Every simulated trial is estimated as the analysis would estimate it."
+        "month. Every simulated trial is estimated as the analysis would estimate it: a "
+        "wait-list trial by the primary Poisson ANCOVA of force per officer-month, a stepped "
+        "wedge by the staggered roll-out estimator."
     ]
     for row in designs.to_dict("records"):
         mde = row["detectable_rate_ratio"]

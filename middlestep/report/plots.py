@@ -171,7 +171,8 @@ def power_curve_png(
 
     figure, axis = plt.subplots(figsize=(7.5, 4.2))
     for (n, m), group in curve.groupby(["n_officers", "n_months"], sort=False):
-        axis.plot(group["rate_ratio"], group["power_analytic"], label=f"{n} officers x {m} mo")
+        label = f"{n} officers x {m} mo (DiD, analytic)"
+        axis.plot(group["rate_ratio"], group["power_analytic"], label=label)
     if simulated is not None and not simulated.empty:
         axis.errorbar(
             simulated["rate_ratio"],
@@ -180,7 +181,7 @@ def power_curve_png(
             fmt="o",
             color="black",
             markersize=4,
-            label="simulated (this trial)",
+            label="primary estimator, simulated (this trial)",
         )
     axis.axhline(TARGET_POWER, color="#999999", linestyle=":", linewidth=1)
     axis.axvline(LOUISVILLE_RATE_RATIO, color="#c0392b", linestyle="--", linewidth=1)
