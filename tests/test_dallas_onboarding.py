@@ -115,6 +115,10 @@ def test_force_reports_are_one_per_incident_and_officer_with_a_subject_count(dal
         "(select count(distinct month_start) from marts.fct_officer_months)",
     )
     assert marts == [(2322, 1040, 12)]
+    # the civilians of each report reach the mart: 2,377 subject lines in 2,322 reports
+    assert query(
+        dallas_home, "select sum(subject_count), min(subject_count) from marts.fct_force_reports"
+    ) == [(2377, 1)]
 
 
 def test_a_second_ingest_skips_the_file_per_table(dallas_home, capsys):

@@ -127,6 +127,7 @@ def tiny_department() -> dict[str, pd.DataFrame]:
             "subject_resistance": text(["active"]),
             "is_subject_injured": [False],
             "is_officer_injured": [False],
+            "subject_count": [1],
             "arm": text(["control"]),
             "trial_id": text(["t1"]),
         }

@@ -17,6 +17,7 @@ MODEL (
         subject_resistance = 'subject''s resistance',
         is_subject_injured = 'subject injured',
         is_officer_injured = 'officer injured',
+        subject_count = 'civilians subject to the force (NULL: not exported)',
         arm = 'officer''s randomized arm',
         trial_id = 'trial'
     ),
@@ -27,6 +28,7 @@ MODEL (
         accepted_values("column" := force_level, is_in := @contract_codes(force_reports.force_level)),
         accepted_values("column" := subject_resistance, is_in := @contract_codes(force_reports.subject_resistance)),
         accepted_values("column" := arm, is_in := @contract_codes(trial_assignments.arm)),
+        accepted_range("column" := subject_count, min_v := 0),
         assert_officer_exists(blocking := FALSE)
     )
 );
@@ -44,7 +46,8 @@ WITH force_reports AS (
         force_level,
         subject_resistance,
         is_subject_injured,
-        is_officer_injured
+        is_officer_injured,
+        subject_count
     FROM staging.stg_force_reports
 ), force_type_levels AS (
     SELECT
@@ -73,6 +76,7 @@ SELECT
     force_reports.subject_resistance,
     force_reports.is_subject_injured,
     force_reports.is_officer_injured,
+    force_reports.subject_count,
     officer_assignments.arm,
     officer_assignments.trial_id
 FROM force_reports
