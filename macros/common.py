@@ -1,5 +1,6 @@
 """Macros for patterns the models share: the latest version of an append-only raw row, the
-study-period number of a month, and the contract's code lists for accepted-values audits."""
+study-period number of a month, the contract's code lists for accepted-values audits, and the
+local date of a UTC timestamp."""
 
 from __future__ import annotations
 
@@ -97,3 +98,21 @@ def epoch_seconds(evaluator, timestamp):
         this=exp.cast(micros, exp.DataType.Type.DOUBLE),
         expression=exp.cast(exp.Literal.number(1_000_000), exp.DataType.Type.DOUBLE),
     )
+
+
+@macro()
+def local_date(evaluator, timestamp, timezone):
+    """The date in the department's local calendar of a UTC ``timestamp`` (the raw contract's
+    `_at` columns: TIMESTAMP without zone, holding UTC), in its IANA zone ``timezone``
+    (``stg_departments.timezone``). Months and dates an analyst reads are cut from this, never
+    from the UTC value: a report at 23:30 in Dallas on 31 December is a December report.
+
+    The conversion is the engine's own time-zone arithmetic, daylight saving time included:
+    ``ts AT TIME ZONE 'UTC' AT TIME ZONE zone`` on DuckDB (ICU), which SQLGlot writes as
+    ``from_utc_timestamp(ts, zone)`` for Spark. A NULL zone (an event of a department that has
+    no row in raw.departments) is read as UTC, the default of a mapping that names no zone."""
+    zone = exp.func("coalesce", timezone.copy(), exp.Literal.string("UTC"))
+    instant = timestamp.copy() if isinstance(timestamp, exp.Column) else exp.paren(timestamp.copy())
+    utc = exp.AtTimeZone(this=instant, zone=exp.Literal.string("UTC"))
+    local = exp.AtTimeZone(this=utc, zone=zone)
+    return exp.cast(local, exp.DataType.Type.DATE)

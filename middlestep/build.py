@@ -283,6 +283,8 @@ def _earliest_affected_month(context, changed: list[str], built: dict[str, str])
 
     That is the earliest month of the new rows and of the earlier versions they correct: of
     every version of the records (for call officers: of their calls) the new batches touch.
+    Months are the department's local calendar months (the models' intervals): a record at
+    23:30 local on 31 January is January's, though its UTC time is in February.
     """
     months = []
     for name in changed:
@@ -292,12 +294,19 @@ def _earliest_affected_month(context, changed: list[str], built: dict[str, str])
         key_columns = ("department_id", *keys)
         touched = ", ".join(key_columns)
         same_key = " and ".join(f"n.{c} is not distinct from t.{c}" for c in key_columns)
+        # the local date as macros/common.py local_date writes it (UTC where no zone is known)
+        local_date = (
+            f"cast(t.{time_column} at time zone 'UTC' "
+            "at time zone coalesce(departments.timezone, 'UTC') as date)"
+        )
         rows = context.engine_adapter.fetchall(
-            f"select min(t.{time_column}) from raw.{dated_by} as t inner join "
+            f"select min({local_date}) from raw.{dated_by} as t inner join "
             f"(select distinct {touched} from raw.{name} "
             f"where _batch_id > {_built_batch(built, name)} or _batch_id in (select batch_id "
             f"from raw._batches where superseded_by > {_built_batch(built, name)})) "
-            f"as n on {same_key}"
+            f"as n on {same_key} "
+            "left join raw.departments as departments "
+            "on departments.department_id = t.department_id"
         )
         if rows and rows[0][0] is not None:
             months.append(dt.date(rows[0][0].year, rows[0][0].month, 1))

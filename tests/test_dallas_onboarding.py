@@ -115,6 +115,10 @@ def test_force_reports_are_one_per_incident_and_officer_with_a_subject_count(dal
         "(select count(distinct month_start) from marts.fct_officer_months)",
     )
     assert marts == [(2322, 1040, 12)]
+    # the civilians of each report reach the mart: 2,377 subject lines in 2,322 reports
+    assert query(
+        dallas_home, "select sum(subject_count), min(subject_count) from marts.fct_force_reports"
+    ) == [(2377, 1)]
 
 
 def test_a_second_ingest_skips_the_file_per_table(dallas_home, capsys):
@@ -130,16 +134,23 @@ def test_a_second_ingest_skips_the_file_per_table(dallas_home, capsys):
     assert f"force_reports: {name} already loaded with this mapping (same sha256), skipped" in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: months are cut from UTC timestamps (`_at` is UTC), so a report at 23:19 on "
-    "31 Dec 2016 in Dallas (UTC-6) falls in January 2017, after the officer's last served month; "
-    "months should follow the department's local calendar",
-)
 def test_every_force_report_falls_in_a_served_officer_month(dallas_home):
-    outside = query(
+    """Months are Dallas's local calendar months (America/Chicago), not UTC ones: a report at
+    23:19 on 31 December 2016 (05:19 UTC on 1 January 2017) is December's, inside the study
+    window and the officer's served months, and is counted in the officer-month panel."""
+    served = query(
         dallas_home,
-        "select count(*) from marts.fct_force_reports f anti join marts.fct_officer_months m "
-        "using (department_id, officer_id, month_start)",
-    )[0][0]
-    assert outside == 0
+        "select count(*), count(*) filter (where m.is_active) from marts.fct_force_reports f "
+        "inner join marts.fct_officer_months m using (department_id, officer_id, month_start)",
+    )[0]
+    assert served == (2322, 2322)
+    new_years_eve = query(
+        dallas_home,
+        "select strftime(occurred_at, '%Y-%m-%d %H:%M'), occurred_on, month_start "
+        "from marts.fct_force_reports where occurred_at >= '2017-01-01' order by all",
+    )
+    assert new_years_eve and all(
+        (on.year, month.month) == (2016, 12) for _, on, month in new_years_eve
+    )
+    counted = query(dallas_home, "select sum(force_reports) from marts.fct_officer_months")
+    assert counted == [(2322,)]

@@ -127,6 +127,7 @@ def tiny_department() -> dict[str, pd.DataFrame]:
             "subject_resistance": text(["active"]),
             "is_subject_injured": [False],
             "is_officer_injured": [False],
+            "subject_count": [1],
             "arm": text(["control"]),
             "trial_id": text(["t1"]),
         }
@@ -136,6 +137,7 @@ def tiny_department() -> dict[str, pd.DataFrame]:
             "department_id": text([DEPARTMENT] * 3),
             "call_id": text(["c1", "c2", "c3"]),
             "received_at": [datetime(2024, 1, 3, 10, 0)] * 3,
+            "received_on": [date(2024, 1, 3)] * 3,
             "arrived_at": [datetime(2024, 1, 3, 10, 10)] * 3,
             "cleared_at": [datetime(2024, 1, 3, 10, 40)] * 3,
             "month_start": [date(2024, 1, 1)] * 3,

@@ -30,6 +30,7 @@ def calls_in_two_months(tables):
     """The tiny department's calls, c3 moved to February."""
     calls = tables["marts.fct_calls"]
     calls.loc[2, "received_at"] = datetime(2024, 2, 5, 9, 0)
+    calls.loc[2, "received_on"] = date(2024, 2, 5)
     calls.loc[2, "month_start"] = date(2024, 2, 1)
     return tables
 

@@ -1,6 +1,6 @@
 MODEL (
     name intermediate.int_calls_by_officer_month,
-    description 'Incremental by calendar month of the call''s received_at (a DATE time column, so Spark partitions by it). One interval = one month: cron ''@monthly'' makes SQLMesh''s intervals line up with month_start (a daily interval could never hold a month_start). The start is the calendar spine''s first month, and without a batch size the first plan on an empty warehouse fills the whole history in one query. Raw is append-only and batches can correct past months, which SQLMesh cannot see: middlestep.build.run() restates this model (and all downstream) over the months the new batches touch, so nothing is missed.',
+    description 'Incremental by the local calendar month of the call (stg_calls.received_month: the month of received_at''s date in the department''s time zone; a DATE time column, so Spark partitions by it). One interval = one month: cron ''@monthly'' makes SQLMesh''s intervals line up with month_start (a daily interval could never hold a month_start). The start is the calendar spine''s first month, and without a batch size the first plan on an empty warehouse fills the whole history in one query. Raw is append-only and batches can correct past months, which SQLMesh cannot see: middlestep.build.run() restates this model (and all downstream) over the months the new batches touch, so nothing is missed.',
     kind INCREMENTAL_BY_TIME_RANGE (
         time_column month_start
     ),
@@ -19,12 +19,12 @@ WITH calls AS (
     SELECT
         department_id,
         call_id,
-        received_at,
+        received_month,
         arrived_at,
         cleared_at
     FROM staging.stg_calls
     WHERE
-        received_at BETWEEN @start_ts AND @end_ts
+        received_on BETWEEN @start_ds AND @end_ds
 ), call_officers AS (
     SELECT
         department_id,
@@ -34,13 +34,13 @@ WITH calls AS (
         cleared_at
     FROM staging.stg_call_officers
     WHERE
-        call_received_at BETWEEN @start_ts AND @end_ts
+        call_received_on BETWEEN @start_ds AND @end_ds
 ), officer_time_on_scene AS (
     SELECT
         call_officers.department_id,
         call_officers.officer_id,
         call_officers.call_id,
-        date_trunc('MONTH', calls.received_at)::DATE AS month_start,
+        calls.received_month AS month_start,
         coalesce(call_officers.arrived_at, calls.arrived_at) AS arrived_at,
         coalesce(call_officers.cleared_at, calls.cleared_at) AS cleared_at
     FROM call_officers

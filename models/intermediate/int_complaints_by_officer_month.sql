@@ -1,6 +1,6 @@
 MODEL (
     name intermediate.int_complaints_by_officer_month,
-    description 'complaints by the month of the incident (occurred_at), not of their receipt',
+    description 'complaints by the local calendar month of the incident (occurred_on: occurred_at''s date in the department''s time zone), not of their receipt',
     kind FULL,
     grain (department_id, officer_id, month_start),
     audits (
@@ -17,7 +17,7 @@ WITH complaints AS (
         department_id,
         complaint_id,
         officer_id,
-        occurred_at,
+        occurred_on,
         finding,
         is_sustained
     FROM staging.stg_complaints
@@ -25,7 +25,7 @@ WITH complaints AS (
     SELECT
         department_id,
         officer_id,
-        date_trunc('MONTH', occurred_at)::DATE AS month_start,
+        date_trunc('MONTH', occurred_on)::DATE AS month_start,
         count(DISTINCT complaint_id) AS complaints,
         count(DISTINCT complaint_id) FILTER(WHERE
             coalesce(is_sustained, finding = 'sustained')) AS sustained_complaints
@@ -33,7 +33,7 @@ WITH complaints AS (
     GROUP BY
         department_id,
         officer_id,
-        date_trunc('MONTH', occurred_at)::DATE
+        date_trunc('MONTH', occurred_on)::DATE
 )
 SELECT
     complaints_by_officer_month.department_id,

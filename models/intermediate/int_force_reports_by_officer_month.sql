@@ -1,6 +1,6 @@
 MODEL (
     name intermediate.int_force_reports_by_officer_month,
-    description 'Incremental by calendar month of occurred_at: see int_calls_by_officer_month for why the cron is monthly and how late-arriving batches are restated.',
+    description 'Incremental by the local calendar month of the report (the month of occurred_on, occurred_at''s date in the department''s time zone): see int_calls_by_officer_month for why the cron is monthly and how late-arriving batches are restated.',
     kind INCREMENTAL_BY_TIME_RANGE (
         time_column month_start
     ),
@@ -20,12 +20,12 @@ WITH force_reports AS (
         department_id,
         report_id,
         officer_id,
-        occurred_at,
+        occurred_on,
         force_type,
         force_level
     FROM staging.stg_force_reports
     WHERE
-        occurred_at BETWEEN @start_ts AND @end_ts
+        occurred_on BETWEEN @start_ds AND @end_ds
 ), force_type_levels AS (
     SELECT
         force_type,
@@ -36,7 +36,7 @@ WITH force_reports AS (
         force_reports.department_id,
         force_reports.report_id,
         force_reports.officer_id,
-        date_trunc('MONTH', force_reports.occurred_at)::DATE AS month_start,
+        date_trunc('MONTH', force_reports.occurred_on)::DATE AS month_start,
         coalesce(force_reports.force_level, force_type_levels.force_level) AS force_level /* a report without a level takes its force type's usual level */
     FROM force_reports
     LEFT JOIN force_type_levels

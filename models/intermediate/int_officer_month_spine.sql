@@ -1,6 +1,6 @@
 MODEL (
     name intermediate.int_officer_month_spine,
-    description 'every officer on the roster x every calendar month of the department''s study window. Active: appointed on or before the month''s end and not separated before its start; an officer whose appointment the export does not give (appointed_on NULL) is active from the month of their first record to the month of their last (the roster''s first/last seen dates, force reports, complaints, calls, videos), or to their separation date where it is known',
+    description 'every officer on the roster x every calendar month of the department''s study window. Active: appointed on or before the month''s end and not separated before its start; an officer whose appointment the export does not give (appointed_on NULL) is active from the month of their first record to the month of their last (the roster''s first/last seen dates, force reports, complaints, calls, videos, each on its local date in the department''s time zone), or to their separation date where it is known',
     kind FULL,
     grain (department_id, officer_id, month_start),
     audits (
@@ -23,25 +23,25 @@ WITH officers AS (
     SELECT
         department_id,
         officer_id,
-        occurred_at::DATE AS record_on
+        occurred_on AS record_on
     FROM staging.stg_force_reports
 ), complaints AS (
     SELECT
         department_id,
         officer_id,
-        occurred_at::DATE AS record_on
+        occurred_on AS record_on
     FROM staging.stg_complaints
 ), call_officers AS (
     SELECT
         department_id,
         officer_id,
-        call_received_at::DATE AS record_on
+        call_received_on AS record_on
     FROM staging.stg_call_officers
 ), bwc_videos AS (
     SELECT
         department_id,
         officer_id,
-        started_at::DATE AS record_on
+        started_on AS record_on
     FROM staging.stg_bwc_videos
 ), unknown_appointments AS (
     SELECT

@@ -1,6 +1,6 @@
 MODEL (
     name marts.fct_calls,
-    description 'one row per call for service: the officers who attended, and the minutes from the first arrival to clearing (NULL when either is unknown or they are out of order). Incremental by calendar month of received_at, like its staging models: a nightly build recomputes only the months its new batches touch.',
+    description 'one row per call for service: the officers who attended, and the minutes from the first arrival to clearing (NULL when either is unknown or they are out of order). Incremental by the local calendar month of the call (received_on: the date of received_at in the department''s time zone), like its staging models: a nightly build recomputes only the months its new batches touch.',
     kind INCREMENTAL_BY_TIME_RANGE (
         time_column month_start
     ),
@@ -9,9 +9,10 @@ MODEL (
         department_id = 'department',
         call_id = 'call for service',
         received_at = 'call received (UTC)',
+        received_on = 'date the call was received (local)',
         arrived_at = 'first officer arrived (UTC)',
         cleared_at = 'call cleared (UTC)',
-        month_start = 'calendar month',
+        month_start = 'calendar month of received_on (local)',
         call_type = 'call type',
         priority = 'priority',
         is_self_initiated = 'officer-initiated',
@@ -22,7 +23,7 @@ MODEL (
     ),
     cron '@monthly',
     audits (
-        not_null(columns := (department_id, call_id, received_at, month_start, n_officers)),
+        not_null(columns := (department_id, call_id, received_at, received_on, month_start, n_officers)),
         unique_combination_of_columns(columns := (department_id, call_id)),
         accepted_range("column" := n_officers, min_v := 0),
         accepted_range("column" := minutes_on_scene, min_v := 0),
@@ -35,6 +36,8 @@ WITH calls AS (
         department_id,
         call_id,
         received_at,
+        received_on,
+        received_month,
         arrived_at,
         cleared_at,
         call_type,
@@ -44,7 +47,7 @@ WITH calls AS (
         disposition
     FROM staging.stg_calls
     WHERE
-        received_at BETWEEN @start_ts AND @end_ts
+        received_on BETWEEN @start_ds AND @end_ds
 ), call_officers AS (
     SELECT
         department_id,
@@ -52,7 +55,7 @@ WITH calls AS (
         officer_id
     FROM staging.stg_call_officers
     WHERE
-        call_received_at BETWEEN @start_ts AND @end_ts
+        call_received_on BETWEEN @start_ds AND @end_ds
 ), officers_by_call AS (
     SELECT
         department_id,
@@ -67,9 +70,10 @@ SELECT
     calls.department_id,
     calls.call_id,
     calls.received_at,
+    calls.received_on,
     calls.arrived_at,
     calls.cleared_at,
-    date_trunc('MONTH', calls.received_at)::DATE AS month_start,
+    calls.received_month AS month_start,
     calls.call_type,
     calls.priority,
     calls.is_self_initiated,

@@ -1,6 +1,6 @@
 MODEL (
     name marts.fct_encounters,
-    description 'one row per SSO-coded video: its consensus codes, its officer''s trial arm, and its period relative to the trial: ''pre'' before trial_start_on, ''post'' from trial_start_on to before control_start_on (the wait-list''s training), ''late'' after; is_post = on or after trial_start_on (so ''late'' is post too: filter study_period to compare pre with post)',
+    description 'one row per SSO-coded video: its consensus codes, its officer''s trial arm, and its period relative to the trial: ''pre'' before trial_start_on, ''post'' from trial_start_on to before control_start_on (the wait-list''s training), ''late'' after; is_post = on or after trial_start_on (so ''late'' is post too: filter study_period to compare pre with post). started_at is UTC; encounter_on is its date in the department''s time zone, which the periods compare',
     kind FULL,
     grain (department_id, video_id),
     column_descriptions (
@@ -10,7 +10,7 @@ MODEL (
         call_id = 'call for service',
         call_type = 'call type',
         started_at = 'video start (UTC)',
-        encounter_on = 'date of the encounter',
+        encounter_on = 'date of the encounter (local)',
         trial_id = 'trial',
         arm = 'officer''s randomized arm',
         block_id = 'randomization block',
@@ -48,7 +48,8 @@ WITH consensus AS (
         video_id,
         officer_id,
         call_id,
-        started_at
+        started_at,
+        started_on
     FROM staging.stg_bwc_videos
 ), calls AS (
     SELECT
@@ -74,7 +75,7 @@ WITH consensus AS (
         videos.call_id,
         calls.call_type,
         videos.started_at,
-        videos.started_at::DATE AS encounter_on
+        videos.started_on AS encounter_on
     FROM videos
     LEFT JOIN calls
         ON calls.department_id = videos.department_id AND calls.call_id = videos.call_id

@@ -1,12 +1,12 @@
 MODEL (
     name marts.fct_officer_months,
-    description 'the officer-month panel: every officer on the roster x every month of the department''s study window, with zeros (not missing rows) for months without events',
+    description 'the officer-month panel: every officer on the roster x every month of the department''s study window, with zeros (not missing rows) for months without events. Months are the department''s local calendar months (stg_departments.timezone): an event is counted in the month of its local date, not of its UTC timestamp',
     kind FULL,
     grain (department_id, officer_id, month_start),
     column_descriptions (
         department_id = 'department',
         officer_id = 'officer (department''s id)',
-        month_start = 'calendar month (its first day)',
+        month_start = 'local calendar month (its first day)',
         period = 'month of the study window (1 = first)',
         calls_attended = 'calls for service the officer attended in the month',
         hours_on_scene = 'hours on scene at calls in the month',
@@ -106,7 +106,7 @@ WITH officer_month_spine AS (
         department_id,
         video_id,
         officer_id,
-        started_at
+        started_on
     FROM staging.stg_bwc_videos
 ), officer_assignments AS (
     SELECT
@@ -132,7 +132,7 @@ WITH officer_month_spine AS (
     SELECT
         videos.department_id,
         videos.officer_id,
-        date_trunc('MONTH', videos.started_at)::DATE AS month_start,
+        date_trunc('MONTH', videos.started_on)::DATE AS month_start,
         count(DISTINCT videos.video_id) AS coded_encounters
     FROM encounter_consensus
     INNER JOIN videos
@@ -141,7 +141,7 @@ WITH officer_month_spine AS (
     GROUP BY
         videos.department_id,
         videos.officer_id,
-        date_trunc('MONTH', videos.started_at)::DATE
+        date_trunc('MONTH', videos.started_on)::DATE
 ), officer_cohorts AS (
     SELECT
         officer_assignments.department_id,
