@@ -124,21 +124,28 @@ def test_analyze_refuses_a_build_whose_gate_never_ran(demo, capsys):
 
 def test_report_shows_the_wait_list_trial_as_a_staggered_roll_out(demo):
     """Both arms are roll-out cohorts (trained at once, a year later): the staggered estimates of
-    force per officer-month stand beside the Poisson DiD rate ratio."""
+    force per officer-month stand beside the Poisson DiD rate ratio. The default panel keeps
+    every randomized officer (no conditioning on retention); the retained-only panel is a
+    labelled sensitivity row."""
     _, paths = demo
     results = json.loads(paths.json.read_text())
     rollout = {
-        (effect["outcome"], effect["estimator_key"]): effect
+        (effect["outcome"], effect["estimator_key"], effect["sample"]): effect
         for effect in results["rollout_effects"]
     }
     assert set(rollout) == {
-        (outcome, estimator)
+        (outcome, estimator, sample)
         for outcome in ("force_reports", "complaints")
         for estimator in ("efficient", "cs")
+        for sample in ("full-itt", "full")
     }
     did = next(e for e in results["effects"] if e["outcome"] == "force_reports")
     for estimator in ("efficient", "cs"):
-        effect = rollout[("force_reports", estimator)]
+        effect = rollout[("force_reports", estimator, "full-itt")]
+        retained = rollout[("force_reports", estimator, "full")]
+        assert effect["retained_only"] is False and retained["retained_only"] is True
+        # every randomized officer serving at the start: more officers than the retained ones
+        assert effect["n_units"] == 300 > retained["n_units"]
         assert effect["estimand"] == "simple" and effect["unit"] == "per officer-month"
         assert effect["n_cohorts"] == 2
         assert effect["ci_low"] < effect["estimate"] < effect["ci_high"]
@@ -150,6 +157,8 @@ def test_report_shows_the_wait_list_trial_as_a_staggered_roll_out(demo):
     assert "Roth & Sant'Anna efficient (simple)" in section
     assert "Callaway & Sant'Anna (simple)" in section
     assert did["estimator"] in section and "rate ratio" in section
+    assert "does not condition on retention" in section
+    assert "full (retained only: sensitivity)" in section
 
 
 def test_demo_registers_its_plan_before_outcomes_and_a_late_registration_binds_nothing(
