@@ -18,6 +18,7 @@ import pandas as pd
 
 from analysis.results import Effect
 from middlestep.contract import SSO_ITEMS
+from middlestep.errors import DATA_FAULTS
 from middlestep.gate.support import SPILLOVER_EXPOSURE
 from middlestep.jsonable import jsonable
 from middlestep.warehouse.call_sharing import call_sharing
@@ -34,6 +35,7 @@ class SpilloverAnalysis:
     summary: Any  # analysis.spillover.SpilloverSummary
     by_month: pd.DataFrame  # analysis.spillover.sharing_by_month
     sensitivity_effects: tuple[Effect, ...]
+    notes: tuple[str, ...] = ()  # sensitivity rows the data could not support, and why
 
     def to_dict(self) -> dict[str, Any]:
         months = self.by_month.astype(object).where(self.by_month.notna(), None)
@@ -42,6 +44,7 @@ class SpilloverAnalysis:
                 **self.summary.to_dict(),
                 "by_month": months.to_dict("records"),
                 "sensitivity_effects": [effect.to_dict() for effect in self.sensitivity_effects],
+                "notes": list(self.notes),
             }
         )
 
@@ -87,13 +90,21 @@ def spillover_analysis(
     if summary.n_control_attendances == 0:
         return None
     split = low_exposure_split(sharing.by_officer)
-    effects = sensitivity_effects(marts, split, outcomes) if split.high_exposure_control else ()
-    return SpilloverAnalysis(summary, sharing_by_month(sharing.by_month), tuple(effects))
+    effects: list[Effect] = []
+    notes: list[str] = []
+    if split.high_exposure_control:
+        effects, notes = sensitivity_effects(marts, split, outcomes)
+    return SpilloverAnalysis(
+        summary, sharing_by_month(sharing.by_month), tuple(effects), tuple(notes)
+    )
 
 
-def sensitivity_effects(marts: Any, split: Any, outcomes: tuple[str, ...]) -> list[Effect]:
+def sensitivity_effects(
+    marts: Any, split: Any, outcomes: tuple[str, ...]
+) -> tuple[list[Effect], list[str]]:
     """The primary estimators on the marts without `split.high_exposure_control`, one effect per
-    outcome of `outcomes` (SSO items and force or complaints per officer-month)."""
+    outcome of `outcomes` (SSO items and force or complaints per officer-month), and a note for
+    each outcome the data cannot support (an early nightly drop: no post-period clip yet)."""
     from analysis.ancova import ancova_itt_effect
     from analysis.force_ancova import force_ancova_effect
     from analysis.spillover import without_officers
@@ -112,18 +123,22 @@ def sensitivity_effects(marts: Any, split: Any, outcomes: tuple[str, ...]) -> li
         f"with the treatment arm, {basis}, was above the control median "
         f"({split.threshold:.3f}); not the randomized comparison"
     )
-    effects = []
+    effects, notes = [], []
     for outcome in outcomes:
-        if outcome in DISTAL_OUTCOMES:
-            effect = force_ancova_effect(
-                officer_months,
-                outcome=outcome,
-                trial_start=dates.trial_start_on,
-                control_start=dates.control_start_on,
-            )
-        elif outcome in SSO_ITEMS and len(encounters):
-            effect = ancova_itt_effect(encounters, outcome=outcome, kind=SSO_ITEMS[outcome])
-        else:
+        try:
+            if outcome in DISTAL_OUTCOMES:
+                effect = force_ancova_effect(
+                    officer_months,
+                    outcome=outcome,
+                    trial_start=dates.trial_start_on,
+                    control_start=dates.control_start_on,
+                )
+            elif outcome in SSO_ITEMS and len(encounters):
+                effect = ancova_itt_effect(encounters, outcome=outcome, kind=SSO_ITEMS[outcome])
+            else:
+                continue
+        except DATA_FAULTS as error:  # the data, not the code: said, and the others still run
+            notes.append(f"{SENSITIVITY_LABEL}: {outcome} not estimated: {error}")
             continue
         extras = {
             **effect.extras,
@@ -133,4 +148,4 @@ def sensitivity_effects(marts: Any, split: Any, outcomes: tuple[str, ...]) -> li
             "n_control_officers_left_out": len(left_out),
         }
         effects.append(replace(effect, extras=extras, notes=(note, *effect.notes)))
-    return effects
+    return effects, notes

@@ -152,3 +152,47 @@ def test_no_section_without_a_spillover_analysis(tmp_path):
     paths = write_report(tmp_path, ReportContext("synthetic", "none"))
     assert TITLE not in paths.markdown.read_text()
     assert json.loads(paths.json.read_text())["spillover"] is None
+
+
+def test_sensitivity_rows_leave_out_the_high_exposure_control_officers_and_say_what_failed():
+    """The primary estimators on the marts without the high-exposure half of the control arm;
+    an outcome the data cannot support (no post-period clip) is a note, the others still run."""
+    from types import SimpleNamespace
+
+    from analysis.ancova import ancova_itt_effect
+    from analysis.force_ancova import force_ancova_effect
+    from analysis.marts import StudyDates
+    from analysis.simulate import TrialScenario, simulate_trial
+    from analysis.spillover import ExposureSplit
+    from middlestep.spillover import sensitivity_effects
+
+    trial = simulate_trial(TrialScenario(n_officers=240, n_blocks=8), seed=5)
+    control = sorted(trial.officers.loc[trial.officers["arm"] == "control", "officer_id"])
+    high = frozenset(map(str, control[::2]))
+    split = ExposureSplit("pre", 0.3, frozenset(map(str, control[1::2])), high)
+    marts = SimpleNamespace(
+        encounters=trial.encounters,
+        officer_months=trial.officer_months,
+        study_dates=StudyDates(None, None),
+    )
+    outcomes = ("personal_conversation", "force_reports")
+    effects, notes = sensitivity_effects(marts, split, outcomes)
+    assert notes == [] and [effect.outcome for effect in effects] == list(outcomes)
+    kept = trial.encounters[~trial.encounters["officer_id"].astype(str).isin(high)]
+    expected = ancova_itt_effect(kept, outcome="personal_conversation", kind="binary")
+    assert effects[0].estimate == pytest.approx(expected.estimate)
+    full = force_ancova_effect(trial.officer_months, outcome="force_reports")
+    assert effects[1].n_units == full.n_units - len(high)
+    for effect in effects:
+        assert effect.extras["sensitivity"] == SENSITIVITY_LABEL
+        assert effect.extras["n_control_officers_left_out"] == len(high)
+        assert "not the randomized comparison" in effect.notes[0]
+
+    pre_only = SimpleNamespace(
+        encounters=trial.encounters[trial.encounters["study_period"] == "pre"],
+        officer_months=trial.officer_months,
+        study_dates=StudyDates(None, None),
+    )
+    effects, notes = sensitivity_effects(pre_only, split, outcomes)
+    assert [effect.outcome for effect in effects] == ["force_reports"]
+    assert len(notes) == 1 and "personal_conversation not estimated" in notes[0]

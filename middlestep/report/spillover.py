@@ -45,7 +45,7 @@ def spillover_sections(spillover: Any, primary_effects: Sequence[Effect]) -> lis
                 sensitivity_frame(primary_effects, spillover.sensitivity_effects),
             )
         )
-    return [Section(TITLE, tuple(paragraphs), tuple(tables))]
+    return [Section(TITLE, tuple(paragraphs), tuple(tables), notes=tuple(spillover.notes))]
 
 
 def exposure_sentence(summary: Any) -> str:
