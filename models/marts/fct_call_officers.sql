@@ -68,6 +68,7 @@ WITH call_officers AS (
         department_id,
         call_id,
         received_at,
+        received_at::DATE AS received_on,
         month_start
     FROM marts.fct_calls
 ), officer_assignments AS (
@@ -100,14 +101,14 @@ WITH call_officers AS (
         CASE
             WHEN officer_assignments.trial_start_on IS NULL
             THEN NULL
-            WHEN calls.received_at::DATE < officer_assignments.trial_start_on
+            WHEN calls.received_on < officer_assignments.trial_start_on
             THEN 'pre'
             WHEN officer_assignments.control_start_on IS NULL
-            OR calls.received_at::DATE < officer_assignments.control_start_on
+            OR calls.received_on < officer_assignments.control_start_on
             THEN 'post'
             ELSE 'late'
         END AS study_period,
-        coalesce(officer_training.first_trained_on < calls.received_at::DATE, FALSE) AS is_trained
+        coalesce(officer_training.first_trained_on < calls.received_on, FALSE) AS is_trained
     FROM call_officers
     INNER JOIN calls
         ON calls.department_id = call_officers.department_id AND calls.call_id = call_officers.call_id
