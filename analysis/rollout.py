@@ -412,17 +412,23 @@ def waitlist_rollout_effects(
 def waitlist_comparison_frame(
     rollout_effects: Sequence[Effect], did_effects: Sequence[Effect]
 ) -> pd.DataFrame:
-    """Staggered estimates next to the DiD rate ratio of the same outcome, one row each."""
+    """Staggered estimates next to the DiD rate ratio of the same outcome, one row each; the
+    `sample` column names each staggered estimate's panel (its extras' `sample`), a sample that
+    keeps only retained officers marked as the sensitivity analysis it is."""
     rows = []
     outcomes = list(dict.fromkeys(effect.outcome for effect in rollout_effects))
     for outcome in outcomes:
         for effect in rollout_effects:
             if effect.outcome != outcome:
                 continue
+            sample = effect.extras.get("sample")
+            if sample and effect.extras.get("retained_only"):
+                sample = f"{sample} (retained only: sensitivity)"
             rows.append(
                 {
                     "outcome": outcome.replace("_", " "),
                     "estimator": effect.estimator,
+                    "sample": sample,
                     "scale": f"difference {UNIT}",
                     "estimate": effect.estimate,
                     "95% CI": _ci(effect.ci_low, effect.ci_high),
@@ -438,6 +444,7 @@ def waitlist_comparison_frame(
                     {
                         "outcome": outcome.replace("_", " "),
                         "estimator": effect.estimator,
+                        "sample": "randomized officers, active months",
                         "scale": effect.scale.replace("_", " "),
                         "estimate": effect.estimate,
                         "95% CI": _ci(effect.ci_low, effect.ci_high),

@@ -256,6 +256,7 @@ def report(
         block_cluster_tests=tuple(analysis.block_cluster_tests),
         not_estimated=tuple(analysis.not_estimated),
         department=analysis.department,
+        spillover=analysis.spillover,
     )
     with memo_directory(home.analysis_cache):  # the plots, redrawn only when they change
         paths = write_report(home.report_dir, context)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from middlestep.errors import DATA_FAULTS
 from middlestep.jsonable import jsonable
 from middlestep.warehouse import Home
 from middlestep.warehouse.force import load_force_reports, load_force_subjects
@@ -24,8 +25,6 @@ TRIAL_ANALYSES = (
     "force effects",
     "complaint effects",
 )
-# errors by which an estimator says the data cannot support it (a bug is none of these)
-DATA_FAULTS = (ValueError, KeyError, LookupError, ZeroDivisionError, IndexError)
 
 
 @dataclass

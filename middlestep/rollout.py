@@ -200,6 +200,14 @@ def department_study(
     )
 
 
+# The wait-list trial read as a roll-out: every randomized officer serving when the window began
+# (intent-to-treat: officers who leave keep their cohort, with zero events after leaving), and as
+# a sensitivity analysis the officers still serving after the window (which conditions on
+# retention, a post-assignment variable training may change).
+WAITLIST_SAMPLE = "full-itt"
+WAITLIST_RETAINED_SAMPLE = "full"
+
+
 def waitlist_effects(
     home: Home,
     department_id: str,
@@ -209,8 +217,21 @@ def waitlist_effects(
     seed: int = 0,
 ) -> list[Effect]:
     """The wait-list trial's force and complaint effects by the staggered estimators (both arms
-    are roll-out cohorts: trained at once and a year later; the full sample)."""
-    from analysis.rollout import waitlist_rollout_effects
+    are roll-out cohorts: trained at once and a year later): on `WAITLIST_SAMPLE`, then on
+    `WAITLIST_RETAINED_SAMPLE` as a sensitivity analysis. Each effect's extras name its
+    `sample` and whether it is `retained_only`."""
+    from dataclasses import replace
 
-    panel = _panel(home, department_id, "full")
-    return waitlist_rollout_effects(panel, did_effects, permutations=permutations, seed=seed)
+    from analysis.rollout import waitlist_rollout_effects
+    from middlestep.panel import SAMPLES
+
+    effects = []
+    for sample in (WAITLIST_SAMPLE, WAITLIST_RETAINED_SAMPLE):
+        panel = _panel(home, department_id, sample)
+        for effect in waitlist_rollout_effects(
+            panel, did_effects, permutations=permutations, seed=seed
+        ):
+            retained_only = SAMPLES[sample].retained_only
+            extras = {**effect.extras, "sample": sample, "retained_only": retained_only}
+            effects.append(replace(effect, extras=extras))
+    return effects

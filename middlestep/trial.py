@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from middlestep import descriptive, rollout
+from middlestep import descriptive, rollout, spillover
 from middlestep.contract import SSO_ITEMS
 from middlestep.errors import PipelineError
 from middlestep.jsonable import jsonable
@@ -51,6 +51,8 @@ class Analysis:
     not_estimated: list[dict[str, str]] = field(default_factory=list)
     # a department without a trial: its force figures and trial planning (middlestep/descriptive)
     department: Any = None
+    # the control arm's exposure to the treatment arm on shared calls (middlestep/spillover.py)
+    spillover: Any = None
 
     def to_dict(self) -> dict[str, Any]:
 
@@ -77,6 +79,7 @@ class Analysis:
                 "block_cluster_tests": [test.to_dict() for test in self.block_cluster_tests],
                 "not_estimated": self.not_estimated,
                 "department_figures": self.department.to_dict() if self.department else None,
+                "spillover": self.spillover.to_dict() if self.spillover else None,
                 "notes": self.notes,
             }
         )
@@ -243,6 +246,13 @@ def _analyze(
             analysis.effects.append(effect)
     analysis.effects = add_fisher_p_values(analysis.effects, marts, items, settings)
     _design_estimates(analysis, marts, settings)
+    analysis.spillover = _attempt(
+        analysis,
+        "spillover exposure",
+        lambda: spillover.spillover_analysis(
+            home.warehouse, marts, spillover.primary_outcomes(department_id), gate
+        ),
+    )
     communication = [effect for effect in analysis.effects if effect.outcome in items]
     analysis.open_box = open_box(
         marts, communication, items, settings=settings, call_type_groups=call_type_groups(home)

@@ -125,21 +125,28 @@ def test_analyze_refuses_a_build_whose_gate_never_ran(demo, capsys):
 
 def test_report_shows_the_wait_list_trial_as_a_staggered_roll_out(demo):
     """Both arms are roll-out cohorts (trained at once, a year later): the staggered estimates of
-    force per officer-month stand beside the Poisson DiD rate ratio."""
+    force per officer-month stand beside the Poisson DiD rate ratio. The default panel keeps
+    every randomized officer (no conditioning on retention); the retained-only panel is a
+    labelled sensitivity row."""
     _, paths = demo
     results = json.loads(paths.json.read_text())
     rollout = {
-        (effect["outcome"], effect["estimator_key"]): effect
+        (effect["outcome"], effect["estimator_key"], effect["sample"]): effect
         for effect in results["rollout_effects"]
     }
     assert set(rollout) == {
-        (outcome, estimator)
+        (outcome, estimator, sample)
         for outcome in ("force_reports", "complaints")
         for estimator in ("efficient", "cs")
+        for sample in ("full-itt", "full")
     }
     did = next(e for e in results["effects"] if e["outcome"] == "force_reports")
     for estimator in ("efficient", "cs"):
-        effect = rollout[("force_reports", estimator)]
+        effect = rollout[("force_reports", estimator, "full-itt")]
+        retained = rollout[("force_reports", estimator, "full")]
+        assert effect["retained_only"] is False and retained["retained_only"] is True
+        # every randomized officer serving at the start: more officers than the retained ones
+        assert effect["n_units"] == 300 > retained["n_units"]
         assert effect["estimand"] == "simple" and effect["unit"] == "per officer-month"
         assert effect["n_cohorts"] == 2
         assert effect["ci_low"] < effect["estimate"] < effect["ci_high"]
@@ -151,6 +158,8 @@ def test_report_shows_the_wait_list_trial_as_a_staggered_roll_out(demo):
     assert "Roth & Sant'Anna efficient (simple)" in section
     assert "Callaway & Sant'Anna (simple)" in section
     assert did["estimator"] in section and "rate ratio" in section
+    assert "does not condition on retention" in section
+    assert "full (retained only: sensitivity)" in section
 
 
 def test_demo_registers_its_plan_before_outcomes_and_a_late_registration_binds_nothing(
@@ -261,3 +270,68 @@ def test_the_report_links_the_gates_data_docs(demo):
     assert index.is_file() and "fct_officer_months" in index.read_text()
     assert json.loads(paths.json.read_text())["gate"]["data_docs"] == str(index)
     assert 'href="../gate/data_docs/index.html"' in paths.html.read_text()
+
+
+def _generator_shared_calls(seed: int, scale: float) -> dict[str, float]:
+    """The control arm's post-period attendances in the generator's own frames (before export,
+    ingest and the models), and the shares shared with another officer of the treatment arm and
+    with one trained before the call's day: computed here with pandas, apart from the SQL."""
+    from middlestep.synth.generator import simulate_department
+    from middlestep.synth.scenario import load_scenario
+
+    simulated = simulate_department(load_scenario(), seed=seed, scale=scale)
+    assignments = simulated.trial_assignments.astype({"officer_id": str, "arm": str})
+    arms = assignments.set_index("officer_id")["arm"]
+    starts = assignments.groupby("arm")["cohort_on"].min()
+    training = simulated.training_events[simulated.training_events["is_completed"]]
+    first_trained = training.groupby(training["officer_id"].astype(str))["attended_on"].min()
+    rows = (
+        simulated.call_officers[["call_id", "officer_id"]]
+        .astype(str)
+        .merge(simulated.calls[["call_id", "received_at"]].astype({"call_id": str}), on="call_id")
+    )
+    day = rows["received_at"].dt.normalize()
+    rows["treatment"] = rows["officer_id"].map(arms).eq("treatment").astype(int)
+    rows["trained"] = (rows["officer_id"].map(first_trained) < day).astype(int)
+    for flag in ("treatment", "trained"):
+        rows[f"others_{flag}"] = rows.groupby("call_id")[flag].transform("sum") - rows[flag]
+    post = (day >= starts["treatment"]) & (day < starts["control"])
+    control = rows[post & rows["officer_id"].map(arms).eq("control")]
+    return {
+        "n_control_attendances": len(control),
+        "share_control_with_assigned": float((control["others_treatment"] > 0).mean()),
+        "share_control_with_trained": float((control["others_trained"] > 0).mean()),
+    }
+
+
+def test_spillover_exposure_recovers_the_generators_shared_calls_exactly(demo):
+    """Export, ingest, marts.fct_call_officers and the DuckDB aggregate lose or add nothing: the
+    report's exposure is the generator's own share of shared calls."""
+    _, paths = demo
+    spillover = json.loads(paths.json.read_text())["spillover"]
+    truth = _generator_shared_calls(SEED, SCALE)
+    assert spillover["n_control_attendances"] == truth["n_control_attendances"] > 10_000
+    for share in ("share_control_with_assigned", "share_control_with_trained"):
+        assert spillover[share] == pytest.approx(truth[share], abs=1e-12), share
+    # backups come from the officer's own block, half of it treatment arm: a third of the calls
+    assert 0.2 < spillover["share_control_with_trained"] < spillover["share_control_with_assigned"]
+    assert spillover["exposure_basis"] == "pre"
+
+
+def test_spillover_sensitivity_rows_are_labelled_and_beside_the_primary(demo):
+    _, paths = demo
+    results = json.loads(paths.json.read_text())
+    rows = results["spillover"]["sensitivity_effects"]
+    primary = {
+        e["outcome"]: e for e in results["primary_effects"] if "per call" not in e["estimator"]
+    }
+    families = results["plan"]["families"]
+    confirmatory = next(family for family in families if family["role"] == "confirmatory")
+    assert [row["outcome"] for row in rows] == confirmatory["outcomes"]
+    for row in rows:
+        assert row["sensitivity"].startswith("sensitivity analysis")
+        assert row["notes"][0].startswith("sensitivity analysis") and "baseline" in row["notes"][0]
+        assert row["n_units"] < primary[row["outcome"]]["n_units"]
+    section = paths.markdown.read_text().split("## Spillover between the arms")[1].split("\n## ")[0]
+    assert "Sensitivity analysis, not the randomized comparison" in section
+    assert "biased towards no effect" in section

@@ -150,6 +150,28 @@ def tiny_department() -> dict[str, pd.DataFrame]:
             "minutes_on_scene": [30.0, 30.0, 30.0],
         }
     )
+    # c1 attended by o1 (treatment) and o2 (control); c2 by o3, c3 by o4
+    call_officers = pd.DataFrame(
+        {
+            "department_id": text([DEPARTMENT] * 4),
+            "call_id": text(["c1", "c1", "c2", "c3"]),
+            "officer_id": text(["o1", "o2", "o3", "o4"]),
+            "role": text(["primary", "backup", "primary", "primary"]),
+            "received_at": [datetime(2024, 1, 3, 10, 0)] * 4,
+            "month_start": [date(2024, 1, 1)] * 4,
+            "trial_id": text(["t1"] * 4),
+            "block_id": text(["b1"] * 4),
+            "arm": text([ARMS[officer] for officer in OFFICERS]),
+            "study_period": text(["post"] * 4),
+            "is_trained": [True, False, True, False],
+            "n_officers_on_call": [2, 2, 1, 1],
+            "n_other_treatment_arm": [0, 1, 0, 0],
+            "n_other_control_arm": [1, 0, 0, 0],
+            "n_other_trained": [0, 1, 0, 0],
+            "has_other_treatment_arm": [False, True, False, False],
+            "has_other_trained": [False, True, False, False],
+        }
+    )
     reliability = pd.DataFrame(
         {
             "department_id": text([DEPARTMENT] * 3),
@@ -195,6 +217,7 @@ def tiny_department() -> dict[str, pd.DataFrame]:
         "marts.fct_encounters": encounters,
         "marts.fct_force_reports": force_reports,
         "marts.fct_calls": calls,
+        "marts.fct_call_officers": call_officers,
         "marts.rpt_sso_reliability": reliability,
         "raw._batches": batches,
         "raw._rejects": rejects,
@@ -285,6 +308,7 @@ def test_expectation_files_cover_every_mart_and_name_known_classes():
         "fct_encounters",
         "fct_force_reports",
         "fct_calls",
+        "fct_call_officers",
         "rpt_sso_reliability",
     }
     for mart_specs in specs.values():

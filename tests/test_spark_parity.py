@@ -129,6 +129,7 @@ def test_every_mart_has_the_same_rows_and_column_checksums_on_spark(both_builds,
     assert set(duckdb_marts) >= {
         "dim_officers",
         "fct_calls",
+        "fct_call_officers",
         "fct_encounters",
         "fct_force_reports",
         "fct_officer_months",

@@ -37,6 +37,14 @@ COUNTS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
         ),
     },
     "fct_force_reports": {"n_force_reports": ((), "count(*)")},
+    # call x officer rows of the control arm after the treatment arm's training: the spillover
+    # exposure's denominator (middlestep/spillover.py)
+    "fct_call_officers": {
+        "n_control_post_attendances": (
+            ("arm", "study_period"),
+            "count(*) filter (where arm = 'control' and study_period = 'post')",
+        ),
+    },
     "rpt_sso_reliability": {
         "n_double_coded_items": (("n_double_coded",), "count(*) filter (where n_double_coded > 0)")
     },

@@ -44,7 +44,13 @@ from middlestep.fingerprint import fingerprints_by
 # hold the month, so its uniqueness would be decidable per month only by leaning on staging and
 # the SQLMesh audit, as fct_calls does; and at a few thousand rows a month costs Great
 # Expectations as much as the whole mart (its cost is per expectation, not per row).
-MONTHLY_MARTS: dict[str, str] = {"fct_calls": "month_start", "fct_officer_months": "month_start"}
+# fct_call_officers takes its month from fct_calls, so every row of a call is in the call's month
+# and its grain's uniqueness is decidable per month, as fct_calls's is.
+MONTHLY_MARTS: dict[str, str] = {
+    "fct_calls": "month_start",
+    "fct_officer_months": "month_start",
+    "fct_call_officers": "month_start",
+}
 
 # The column the other marts are fingerprinted by.
 PART_COLUMN = "department_id"

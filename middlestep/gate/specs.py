@@ -27,6 +27,7 @@ MARTS: tuple[str, ...] = (
     "fct_encounters",
     "fct_force_reports",
     "fct_calls",
+    "fct_call_officers",
     "rpt_sso_reliability",
 )
 

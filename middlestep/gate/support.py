@@ -15,6 +15,7 @@ COMPLAINT_EFFECTS = "complaint effects"
 RANDOMIZATION_BALANCE = "randomization balance"
 ROLLOUT_EFFECTS = "staggered roll-out effects"
 SSO_RELIABILITY = "SSO reliability"
+SPILLOVER_EXPOSURE = "spillover exposure"
 
 ANALYSES: tuple[str, ...] = (
     RANDOMIZATION_BALANCE,
@@ -23,6 +24,7 @@ ANALYSES: tuple[str, ...] = (
     COMPLAINT_EFFECTS,
     ROLLOUT_EFFECTS,
     SSO_RELIABILITY,
+    SPILLOVER_EXPOSURE,
 )
 
 
@@ -135,6 +137,18 @@ def analyses_supported(facts: WarehouseFacts) -> tuple[AnalysisSupport, ...]:
             support(
                 SSO_RELIABILITY,
                 None if counts["n_double_coded_items"] > 0 else "no double-coded videos",
+            )
+        )
+        supports.append(
+            support(
+                SPILLOVER_EXPOSURE,
+                trial_reason
+                or (
+                    None
+                    if counts["n_control_post_attendances"] > 0
+                    else "no calls attended by control-arm officers after the treatment arm's "
+                    "training (marts.fct_call_officers)"
+                ),
             )
         )
     return tuple(supports)

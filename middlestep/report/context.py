@@ -66,6 +66,9 @@ class ReportContext:
     not_estimated: Sequence[Mapping[str, str]] = ()
     # a department without a trial: middlestep.descriptive.DepartmentFigures
     department: Any = None
+    # the control arm's exposure to the treatment arm on shared calls, and the low-exposure
+    # sensitivity rows (middlestep.spillover.SpilloverAnalysis)
+    spillover: Any = None
 
     @property
     def gate_passed(self) -> bool:

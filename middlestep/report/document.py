@@ -24,6 +24,7 @@ from middlestep.report.design import design_sections
 from middlestep.report.plots import forest_plot_png
 from middlestep.report.rollout import rollout_sections
 from middlestep.report.sections import open_box_sections
+from middlestep.report.spillover import spillover_sections
 from middlestep.report.summary import summary_sentences
 from middlestep.report.view import render, section_view, view_model
 from middlestep.warehouse.runlog import local_timestamp
@@ -47,6 +48,7 @@ def write_report(out_dir: Path, context: ReportContext) -> ReportPaths:
     sections = data_notes_section(context.data_notes) + department_sections(context.department)
     sections += design_sections(context)
     sections += rollout_sections(context.rollout, context.rollout_effects, context.effects)
+    sections += spillover_sections(context.spillover, context.primary_effects)
     sections += open_box_sections(
         context.open_box,
         context.effects,
@@ -160,5 +162,6 @@ def results_document(
             "department_figures": (
                 context.department.to_dict() if context.department is not None else None
             ),
+            "spillover": context.spillover.to_dict() if context.spillover is not None else None,
         }
     )

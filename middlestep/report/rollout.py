@@ -160,11 +160,8 @@ def waitlist_section(rollout_effects: Sequence[Effect], effects: Sequence[Effect
         "The wait-list trial is a staggered roll-out with two cohorts: the treatment arm trained "
         "at once, the control arm a year later. The roll-out estimators (Roth & Sant'Anna's "
         "efficient estimator and Callaway & Sant'Anna's) compare, month by month, officers "
-        "already trained with officers not yet trained, on the balanced panel of the trial's "
-        f"officers still serving after the study window ({first.n_units:,} officers). That "
-        "conditions on retention, which training may change; the primary estimates above keep "
-        "every randomized officer, so read this as a check of the estimators, not of the "
-        "trial's intent-to-treat effect.",
+        "already trained with officers not yet trained, on a balanced panel: "
+        + samples_sentence(rollout_effects),
         f"Scales differ: the roll-out estimates are differences in mean counts {UNIT} "
         "(no exposure offset), the difference-in-differences estimate a ratio of rates per call "
         "attended. For a rough comparison the column 'relative change' divides each roll-out "
@@ -184,6 +181,41 @@ def waitlist_section(rollout_effects: Sequence[Effect], effects: Sequence[Effect
             ),
         ),
     )
+
+
+def samples_sentence(rollout_effects: Sequence[Effect]) -> str:
+    """Which officers each of the wait-list view's panels holds, and which of them conditions on
+    retention (`middlestep.rollout.waitlist_effects`)."""
+    officers: dict[tuple[str, bool], int] = {}
+    for effect in rollout_effects:
+        key = (
+            str(effect.extras.get("sample", "full")),
+            bool(effect.extras.get("retained_only", True)),
+        )
+        officers.setdefault(key, effect.n_units)
+    itt = [(sample, n) for (sample, retained), n in officers.items() if not retained]
+    retained = [(sample, n) for (sample, is_retained), n in officers.items() if is_retained]
+    parts = []
+    if itt:
+        sample, n = itt[0]
+        parts.append(
+            f"every randomized officer serving when the study window began ({n:,} officers, "
+            f"sample '{sample}'): officers who left stay in their arm's cohort, with no events "
+            "after leaving, so the comparison does not condition on retention"
+        )
+    if retained:
+        sample, n = retained[0]
+        parts.append(
+            (
+                "as a sensitivity analysis, only the officers still serving after the window "
+                if itt
+                else "the officers still serving after the study window "
+            )
+            + f"({n:,} officers, sample '{sample}'): that conditions on retention, a "
+            "post-assignment variable training may change"
+            + ("" if itt else "; read it as a check of the estimators, not of the ITT effect")
+        )
+    return "; ".join(parts) + "."
 
 
 def _display(frame, permutations: int | None = None):
