@@ -98,17 +98,24 @@ def arms_and_cohorts(home: Home, department_id: str) -> tuple[int, int]:
 
 
 def freshness(home: Home) -> list[dict[str, Any]]:
-    """Per raw table: rows, the latest event date, and when its last batch was loaded."""
+    """Per raw table: the rows of its current batches (a superseded load is history), the
+    latest event date, how many files are loaded and when the last one was; and how many
+    files failed (unreadable) or had every row rejected, which are not loaded."""
     if not home.warehouse.exists():
         return []
     rows = []
     with connect(home.warehouse, read_only=True) as connection:
         for table, column in EVENT_COLUMNS.items():
             latest_event, n_rows = connection.execute(
-                f'select max("{column}"), count(*) from raw.{table}'
+                f'select max("{column}"), count(*) from raw.{table} '
+                f"where _batch_id not in ({SUPERSEDED})"
             ).fetchone()
-            batches, last_loaded = connection.execute(
-                "select count(*), max(loaded_at) from raw._batches where table_name = ?", [table]
+            batches, last_loaded, attempts, failed = connection.execute(
+                "select count(*) filter (where coalesce(status, 'loaded') = 'loaded'), "
+                "max(loaded_at) filter (where coalesce(status, 'loaded') = 'loaded'), "
+                "count(*), count(*) filter (where status in ('failed', 'rejected')) "
+                "from raw._batches where table_name = ? and superseded_by is null",
+                [table],
             ).fetchone()
             rows.append(
                 {
@@ -117,6 +124,8 @@ def freshness(home: Home) -> list[dict[str, Any]]:
                     "latest_event": latest_event,
                     "batches": batches,
                     "last_loaded_at": last_loaded,
+                    "files_attempted": attempts,
+                    "files_failed": failed,
                 }
             )
     return rows
