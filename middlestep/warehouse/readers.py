@@ -105,7 +105,11 @@ def freshness(home: Home) -> list[dict[str, Any]]:
         return []
     rows = []
     with connect(home.warehouse, read_only=True) as connection:
-        for table, column in EVENT_COLUMNS.items():
+        initialised = connection.execute(  # an ingest killed before it made the raw tables
+            "select count(*) from information_schema.tables where table_catalog = "
+            "current_database() and table_schema = 'raw' and table_name = '_batches'"
+        ).fetchone()[0]
+        for table, column in EVENT_COLUMNS.items() if initialised else ():
             latest_event, n_rows = connection.execute(
                 f'select max("{column}"), count(*) from raw.{table} '
                 f"where _batch_id not in ({SUPERSEDED})"
