@@ -249,7 +249,11 @@ def status_text(home: Home) -> str:
         lines += [f"  warning: {warning}" for warning in last.get("warnings") or []]
         lines.append("drops run: " + ", ".join(_run_label(entry) for entry in runs[-10:]))
     else:
-        lines.append("no nightly run yet (`middlestep run --drop DIR --department NAME`)")
+        lines.append(
+            "no nightly run has finished yet"
+            if unfinished
+            else "no nightly run yet (`middlestep run --drop DIR --department NAME`)"
+        )
         for entry in entries[-5:]:
             details = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("step", "at"))
             lines.append(f"{local_time(entry['at'])}  {entry['step']:<7} {details}")

@@ -44,6 +44,8 @@ def test_freshness_counts_current_loads_and_names_files_not_loaded(tmp_path):
 
 def test_status_says_when_the_last_run_did_not_finish(tmp_path):
     home = Home.resolve(tmp_path / "home")
+    log_run(home, "run_started", drop="/drops/drop-001", department="synthetic")
+    assert "no nightly run has finished yet" in nightly.status_text(home)
     log_run(home, "run", drop="/drops/drop-001", department="synthetic", outcome="OK")
     log_run(home, "run_started", drop="/drops/drop-002", department="synthetic")
     # killed here: no summary line follows
