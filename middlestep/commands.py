@@ -44,7 +44,8 @@ def ingest(home: Home, export_dir: Path, department: str, *, wait_s: float = 0.0
     except MappingError as error:
         raise PipelineError(str(error)) from error
     if not Path(export_dir).is_dir():
-        raise PipelineError(f"export directory {export_dir} does not exist")
+        missing = "is a file, not a directory" if Path(export_dir).exists() else "does not exist"
+        raise PipelineError(f"export directory {export_dir} {missing}")
     with writer_lock(home, wait_s):
         try:
             summary = ingest_export(home, Path(export_dir), mapping)

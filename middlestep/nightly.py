@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from middlestep import commands
+from middlestep.errors import PipelineError
 from middlestep.snapshot import gate_of_latest_build
 from middlestep.warehouse import Home, WarehouseBusy, is_lock_error, writer_lock
 from middlestep.warehouse.builds import latest_build
@@ -115,7 +116,10 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
         if is_lock_error(error):  # a program other than middlestep has the file open
             reason = f"the warehouse {home.warehouse} is open in another program"
             return _finish(home, name, facts, started, EXIT_BUSY, "lock", reason, log_it=False)
-        log.exception("run: %s failed", stage)
+        if isinstance(error, PipelineError):  # a fault of the drop, mapping or data: said
+            log.error("run: %s failed: %s", stage, error)
+        else:  # a bug: the log gets the traceback
+            log.exception("run: %s failed", stage)
         reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         return _finish(home, name, facts, started, EXIT_FAILED, stage, reason)
     return _finish(home, name, facts, started, EXIT_OK, None, None)

@@ -32,3 +32,13 @@ def test_a_project_that_is_not_one_is_named(tmp_path, capsys):
     )
     assert main(["build", "--home", str(home.root), "--project", str(tmp_path)]) == 1
     assert "no sqlmesh.yaml there" in capsys.readouterr().err
+
+
+def test_a_run_given_a_file_for_its_drop_says_so_without_a_traceback(tmp_path, caplog, capsys):
+    drop = tmp_path / "drop-001.csv"
+    drop.write_text("not a directory\n")
+    home = tmp_path / "home"
+    assert main(["run", "--drop", str(drop), "--department", "synthetic", "--home", str(home)]) == 1
+    assert f"export directory {drop} is a file, not a directory" in capsys.readouterr().out
+    failed = [r for r in caplog.records if r.getMessage().startswith("run: ingest failed")]
+    assert failed and all(record.exc_info is None for record in failed)
