@@ -260,3 +260,14 @@ def test_the_report_links_the_gates_data_docs(demo):
     assert index.is_file() and "fct_officer_months" in index.read_text()
     assert json.loads(paths.json.read_text())["gate"]["data_docs"] == str(index)
     assert 'href="../gate/data_docs/index.html"' in paths.html.read_text()
+
+
+def test_the_report_has_no_empty_captions_and_points_to_sections_that_exist(demo):
+    """A table without a caption printed an empty bold line ('****' in report.md), and the
+    primary estimates pointed to a section 'Effects' the report does not have."""
+    _, paths = demo
+    markdown, html = paths.markdown.read_text(), paths.html.read_text()
+    assert "****" not in markdown and "<strong></strong>" not in html
+    assert "## Difference-in-differences (a robustness check" in markdown
+    assert "under 'Effects'" not in markdown
+    assert "The section 'Difference-in-differences' is a robustness check" in markdown
