@@ -42,6 +42,18 @@ def unknown_appointments(home: Home, department_id: str) -> tuple[int, int]:
     return int(unknown), int(officers)
 
 
+def officers_with_force(home: Home, department_id: str) -> tuple[int, int]:
+    """(officers named in at least one force report, officers) of the marts' roster."""
+    with connect(home.warehouse, read_only=True) as connection:
+        named, officers = connection.execute(
+            "select count(*) filter (where exists (select 1 from marts.fct_force_reports f "
+            "where f.department_id = o.department_id and f.officer_id = o.officer_id)), "
+            "count(*) from marts.dim_officers as o where o.department_id = ?",
+            [department_id],
+        ).fetchone()
+    return int(named), int(officers)
+
+
 def only_department(home: Home) -> str:
     """The one department of the marts; a command must be told which one when there are more."""
     with connect(home.warehouse, read_only=True) as connection:
