@@ -21,7 +21,11 @@ from middlestep.provenance import provenance, synthetic_truth
 from middlestep.snapshot import gated_snapshot
 from middlestep.warehouse import Home, connect, project_root, writer_lock
 from middlestep.warehouse.builds import BuildIdentity, latest_build, record_build
-from middlestep.warehouse.readers import rejects_summary, unknown_appointments
+from middlestep.warehouse.readers import (
+    officers_with_force,
+    rejects_summary,
+    unknown_appointments,
+)
 from middlestep.warehouse.runlog import log_run
 
 log = logging.getLogger(__name__)
@@ -44,7 +48,8 @@ def ingest(home: Home, export_dir: Path, department: str, *, wait_s: float = 0.0
     except MappingError as error:
         raise PipelineError(str(error)) from error
     if not Path(export_dir).is_dir():
-        raise PipelineError(f"export directory {export_dir} does not exist")
+        missing = "is a file, not a directory" if Path(export_dir).exists() else "does not exist"
+        raise PipelineError(f"export directory {export_dir} {missing}")
     with writer_lock(home, wait_s):
         try:
             summary = ingest_export(home, Path(export_dir), mapping)
@@ -186,13 +191,31 @@ def analyze(
 
 def _data_notes(home: Home, department_id: str) -> list[str]:
     """What the data means that the estimates rest on: officers whose appointment the export
-    does not give are active from their first to their last record (middlestep/contract.py)."""
+    does not give are active from their first to their last record (middlestep/contract.py);
+    a roster of only officers who used force (one derived from the force file) lacks the rest."""
     from middlestep.contract import UNKNOWN_APPOINTMENT
 
+    notes = []
     unknown, officers = unknown_appointments(home, department_id)
-    if not unknown:
-        return []
-    return [f"{unknown} of {officers} officers: {UNKNOWN_APPOINTMENT}"]
+    if unknown:
+        notes.append(f"{unknown} of {officers} officers: {UNKNOWN_APPOINTMENT}")
+    named, officers = officers_with_force(home, department_id)
+    if officers and named == officers:
+        notes.append(ROSTER_OF_FORCE_USERS.format(officers=f"{officers:,}"))
+    return notes
+
+
+# no department has every officer in a force report within a year: such a roster was read off
+# the force file, and the figures divided by it describe the officers who used force
+ROSTER_OF_FORCE_USERS = (
+    "All {officers} officers on the roster are named in a force report: the roster appears to "
+    "list only officers who used force (as one derived from the force file does), so officers "
+    "who used none are missing. Rates per officer-month are overstated (their denominator lacks "
+    "those officers), the share of officers with any report is 100% by construction, the "
+    "concentration figures describe officers who used force, and a trial planned on these "
+    "rates and their spread across officers overstates its power. Map the department's full "
+    "roster to correct them."
+)
 
 
 def power(home: Home | None, department: str | None = None, **options: Any):

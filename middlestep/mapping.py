@@ -16,7 +16,9 @@ from typing import Any
 
 import yaml
 
+from middlestep import mapping_keys as keys
 from middlestep.contract import RAW_TABLES
+from middlestep.mapping_keys import MappingError
 from middlestep.warehouse import PROJECT_ROOT
 
 DEPARTMENTS_DIR = PROJECT_ROOT / "departments"
@@ -32,10 +34,6 @@ REPEATED_KEYS = ("reject", "first", "last", "aggregate")
 AGGREGATES = (
     "first", "last", "min", "max", "sum", "count", "count_distinct", "count_lines", "any", "all",
 )  # fmt: skip
-
-
-class MappingError(ValueError):
-    """A mapping file that does not fit the contract."""
 
 
 @dataclass(frozen=True)
@@ -91,16 +89,16 @@ class DepartmentMapping:
     earliest_date: dt.date = DEFAULT_EARLIEST_DATE
 
 
-def mapping_path(name: str, departments_dir: Path = DEPARTMENTS_DIR) -> Path:
+def mapping_path(name: str, departments_dir: Path | None = None) -> Path:
     if not NAME_PATTERN.fullmatch(name):
         raise MappingError(
             f"department name {name!r}: use lower-case letters, digits and _ only "
             f"(the mapping departments/NAME.yaml)"
         )
-    return departments_dir / f"{name}.yaml"
+    return (departments_dir or DEPARTMENTS_DIR) / f"{name}.yaml"
 
 
-def load_mapping(name_or_path: str | Path, departments_dir: Path = DEPARTMENTS_DIR):
+def load_mapping(name_or_path: str | Path, departments_dir: Path | None = None):
     """A department's mapping by name (departments/NAME.yaml); a Path object may name a
     mapping file anywhere (tests, tools), a text never does."""
     if isinstance(name_or_path, Path) and name_or_path.suffix in (".yaml", ".yml"):
@@ -108,46 +106,59 @@ def load_mapping(name_or_path: str | Path, departments_dir: Path = DEPARTMENTS_D
     else:
         path = mapping_path(str(name_or_path), departments_dir)
     if not path.exists():
-        known = sorted(p.stem for p in departments_dir.glob("*.yaml"))
+        known = sorted(p.stem for p in path.parent.glob("*.yaml"))
         raise MappingError(f"no mapping {path} (known departments: {', '.join(known)})")
-    document = yaml.safe_load(path.read_text()) or {}
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as error:
+        raise MappingError(
+            f"{path}: not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
+    except yaml.YAMLError as error:  # a tab, an unclosed brace: where, in the YAML's words
+        mark = getattr(error, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise MappingError(f"{path}: not valid YAML{at}: {problem}") from None
     return parse_mapping(document, path)
 
 
 def parse_mapping(document: dict, path: Path | None = None) -> DepartmentMapping:
     where = str(path) if path else "mapping"
+    keys.section(document, keys.TOP_KEYS, where)
     for required in ("department_id", "tables"):
         if required not in document:
             raise MappingError(f"{where}: missing top-level key '{required}'")
     department_id = str(document["department_id"])
     if not NAME_PATTERN.fullmatch(department_id):
         raise MappingError(f"{where}: department_id {department_id!r} must match [a-z0-9_]+")
-    null_values = tuple(str(v) for v in document.get("null_values", DEFAULT_NULL_VALUES))
-    study = document.get("study") or {}
+    null_values = DEFAULT_NULL_VALUES
+    if "null_values" in document:
+        null_values = keys.text_list(document["null_values"], where, "null_values")
+    study = keys.section(document.get("study") or {}, keys.STUDY_KEYS, f"{where}: study")
+    start_on = keys.date_setting(study.get("start_on"), f"{where}: study.start_on")
+    end_on = keys.date_setting(study.get("end_on"), f"{where}: study.end_on")
+    if start_on and end_on and end_on < start_on:
+        raise MappingError(f"{where}: study.end_on {end_on} is before study.start_on {start_on}")
     parse_settings = {
         key: document.get(key) for key in ("timezone", "null_values", "earliest_date")
     }
     tables = tuple(
-        _parse_table(name, spec or {}, null_values, where, parse_settings)
-        for name, spec in document["tables"].items()
+        _parse_table(name, spec, null_values, where, parse_settings)
+        for name, spec in keys.mapping_of(document["tables"], where, "tables").items()
     )
+    defaults = keys.mapping_of(document.get("defaults"), where, "defaults")
+    earliest = keys.date_setting(document.get("earliest_date"), f"{where}: earliest_date")
     return DepartmentMapping(
         department_id=department_id,
         description=str(document.get("description", "")),
-        timezone=str(document.get("timezone", "UTC")),
-        study_start_on=_as_date(study.get("start_on")),
-        study_end_on=_as_date(study.get("end_on")),
+        timezone=keys.timezone(document.get("timezone", "UTC"), where),
+        study_start_on=start_on,
+        study_end_on=end_on,
         tables=tables,
         path=path,
-        defaults={str(k): str(v) for k, v in (document.get("defaults") or {}).items()},
-        earliest_date=_as_date(document.get("earliest_date")) or DEFAULT_EARLIEST_DATE,
+        defaults={str(k): str(v) for k, v in defaults.items()},
+        earliest_date=earliest or DEFAULT_EARLIEST_DATE,
     )
-
-
-def _as_date(value: Any) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
 
 
 def _mapping_sha256(spec: dict, parse_settings: dict) -> str:
@@ -161,10 +172,12 @@ def _parse_table(
     if name not in RAW_TABLES:
         raise MappingError(f"{where}: unknown table '{name}' (known: {', '.join(RAW_TABLES)})")
     contract = RAW_TABLES[name]
-    if "file" not in spec:
+    spec = keys.section(spec or {}, keys.TABLE_KEYS, f"{where}: table '{name}'")
+    if not isinstance(spec.get("file"), str):
         raise MappingError(f"{where}: table '{name}' does not say which file feeds it")
     fields = []
-    for field_name, source in (spec.get("columns") or {}).items():
+    columns = keys.mapping_of(spec.get("columns"), f"{where}: table '{name}'", "columns")
+    for field_name, source in columns.items():
         if field_name not in contract.field_names:
             raise MappingError(f"{where}: table '{name}' has no canonical field '{field_name}'")
         field_where = f"{where}: {name}.{field_name}"
@@ -192,6 +205,9 @@ def _parse_table(
     _check_civilian_fields(contract, fields, table_where)
     default_format = "parquet" if file_name.endswith(".parquet") else "csv"
     file_format = str(spec.get("format", default_format))
+    encoding, delimiter = keys.csv_settings(spec, file_format, table_where)
+    if "null_values" in spec:
+        null_values = keys.text_list(spec["null_values"], table_where, "null_values")
     repeated_keys = str(spec.get("repeated_keys", "reject"))
     if repeated_keys not in REPEATED_KEYS:
         raise MappingError(
@@ -211,9 +227,9 @@ def _parse_table(
         table=name,
         file=file_name,
         format=file_format,
-        encoding=str(spec.get("encoding", "utf-8")),
-        delimiter=str(spec.get("delimiter", ",")),
-        null_values=tuple(str(v) for v in spec.get("null_values", null_values)),
+        encoding=encoding,
+        delimiter=delimiter,
+        null_values=null_values,
         fields=tuple(fields),
         extra_header_rows=extra_header_rows,
         repeated_keys=repeated_keys,
@@ -244,10 +260,9 @@ def _check_aggregates(contract, fields: list[FieldMapping], repeated_keys: str, 
 
 
 def _parse_field(name: str, source: Any, where: str) -> FieldMapping:
-    if isinstance(source, str):
-        return FieldMapping(field=name, column=source)
     if not isinstance(source, dict):
-        raise MappingError(f"{where}: expected a column name or a mapping, got {source!r}")
+        return FieldMapping(field=name, column=keys.column_name(source, where))
+    keys.section(source, keys.FIELD_KEYS, where)
     aggregate = str(source.get("aggregate", "first"))
     if aggregate not in AGGREGATES:
         raise MappingError(f"{where}: aggregate {aggregate!r} (one of {', '.join(AGGREGATES)})")
@@ -261,6 +276,8 @@ def _parse_field(name: str, source: Any, where: str) -> FieldMapping:
             raise MappingError(f"{where}: write `{{unknown: true}}` alone for a value not exported")
         return FieldMapping(field=name, allow_unknown=True)
     if "value" in source:
+        if set(source) != {"value"}:  # `value:` for `values:` would make the map a constant
+            raise MappingError(f"{where}: a constant is `{{value: X}}` alone (a code map: values)")
         return FieldMapping(field=name, constant=source["value"])
     if "columns" in source:
         columns = source["columns"]
@@ -278,13 +295,15 @@ def _parse_field(name: str, source: Any, where: str) -> FieldMapping:
         )
     if "column" not in source:
         raise MappingError(f"{where}: needs 'column', 'columns', 'value' or 'unknown'")
-    values = source.get("values")
+    if "separator" in source:
+        raise MappingError(f"{where}: 'separator' joins 'columns'; one 'column' takes none")
+    values = keys.mapping_of(source.get("values"), where, "values")
     if values and any(isinstance(code, bool) for code in values):
         # YAML reads unquoted yes/no/on/off as booleans, not as the department's codes
         raise MappingError(f"{where}: quote the codes in 'values' (yes/no/on/off read as booleans)")
     return FieldMapping(
         field=name,
-        column=str(source["column"]),
+        column=keys.column_name(source["column"], where),
         format=_parse_format(source.get("format"), where),
         values={str(k): v for k, v in values.items()} if values else None,
         aggregate=aggregate,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from middlestep import commands
+from middlestep.errors import PipelineError
 from middlestep.snapshot import gate_of_latest_build
 from middlestep.warehouse import Home, WarehouseBusy, is_lock_error, writer_lock
 from middlestep.warehouse.builds import latest_build
@@ -71,6 +72,8 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
 
     try:
         with writer_lock(home, wait_s):
+            # a run killed before its summary leaves this line last: `status` says so
+            log_run(home, "run_started", drop=str(drop), department=department)
             stage = enter("ingest")
             log.info("run: ingest %s", drop)
             summary = commands.ingest(home, drop, department)
@@ -113,7 +116,10 @@ def run_nightly(home: Home, drop: Path, department: str, *, wait_s: float = 0.0)
         if is_lock_error(error):  # a program other than middlestep has the file open
             reason = f"the warehouse {home.warehouse} is open in another program"
             return _finish(home, name, facts, started, EXIT_BUSY, "lock", reason, log_it=False)
-        log.exception("run: %s failed", stage)
+        if isinstance(error, PipelineError):  # a fault of the drop, mapping or data: said
+            log.error("run: %s failed: %s", stage, error)
+        else:  # a bug: the log gets the traceback
+            log.exception("run: %s failed", stage)
         reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         return _finish(home, name, facts, started, EXIT_FAILED, stage, reason)
     return _finish(home, name, facts, started, EXIT_OK, None, None)
@@ -217,8 +223,17 @@ def status_text(home: Home) -> str:
     if not entries and not home.warehouse.exists():
         return "\n".join(lines + ["nothing has run here yet: try `middlestep demo`"])
     runs = [entry for entry in entries if entry.get("step") == "run"]
+    unfinished = _unfinished_run(entries)
+    if unfinished:
+        lines.append(
+            f"last run: {local_time(unfinished['at'])} "
+            f"{Path(unfinished.get('drop', '?')).name} ({unfinished.get('department')}): "
+            "did NOT finish (killed or crashed); the warehouse keeps what completed"
+        )
     if runs:
         last = runs[-1]
+        if unfinished:
+            lines.append("the last run that finished:")
         lines.append(
             f"last run: {local_time(last['at'])} {Path(last.get('drop', '?')).name} "
             f"({last.get('department')}): {last.get('outcome')} in {last.get('seconds')} s"
@@ -238,7 +253,11 @@ def status_text(home: Home) -> str:
         lines += [f"  warning: {warning}" for warning in last.get("warnings") or []]
         lines.append("drops run: " + ", ".join(_run_label(entry) for entry in runs[-10:]))
     else:
-        lines.append("no nightly run yet (`middlestep run --drop DIR --department NAME`)")
+        lines.append(
+            "no nightly run has finished yet"
+            if unfinished
+            else "no nightly run yet (`middlestep run --drop DIR --department NAME`)"
+        )
         for entry in entries[-5:]:
             details = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("step", "at"))
             lines.append(f"{local_time(entry['at'])}  {entry['step']:<7} {details}")
@@ -246,16 +265,33 @@ def status_text(home: Home) -> str:
     if fresh:
         lines.append("data freshness (latest event; last loaded):")
         for row in fresh:
-            if not row["batches"]:
+            if not row["files_attempted"]:
                 continue
+            failed = (
+                f"; {row['files_failed']} FAILED or every row rejected, not loaded"
+                if row["files_failed"]
+                else ""
+            )
             lines.append(
                 f"  {row['table']:<18} {local_time(row['latest_event']):<20}  "
                 f"loaded {local_time(row['last_loaded_at'])}  ({row['rows']} rows, "
-                f"{row['batches']} batches)"
+                f"{row['batches']} files{failed})"
             )
     identity, gate = gate_of_latest_build(home)
-    lines.append("next: " + _next_step(home, runs[-1] if runs else None, identity, gate))
+    next_step = _next_step(home, runs[-1] if runs else None, identity, gate, unfinished)
+    lines.append("next: " + next_step)
     return "\n".join(lines)
+
+
+def _unfinished_run(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The start of the last run if no summary followed it. `status` runs only when no writer
+    holds the warehouse, so such a run is not running: it was killed or crashed."""
+    for entry in reversed(entries):
+        if entry.get("step") == "run":
+            return None
+        if entry.get("step") == "run_started":
+            return entry
+    return None
 
 
 def status_document(home: Home) -> dict[str, Any]:
@@ -263,13 +299,15 @@ def status_document(home: Home) -> dict[str, Any]:
     entries = read_run_log(home)
     runs = [entry for entry in entries if entry.get("step") == "run"]
     identity, gate = gate_of_latest_build(home) if home.warehouse.exists() else (None, None)
-    next_step = _next_step(home, runs[-1] if runs else None, identity, gate)
+    unfinished = _unfinished_run(entries)
+    next_step = _next_step(home, runs[-1] if runs else None, identity, gate, unfinished)
     return {
         "home": str(home.root),
         "last_run": runs[-1] if runs else None,
         "drops_run": [
             {"drop": Path(e.get("drop", "?")).name, "outcome": e.get("outcome")} for e in runs
         ],
+        "unfinished_run": unfinished,
         "last_steps": entries[-5:],
         "build_id": identity.build_id if identity else None,
         "gate_passed": gate.get("passed") if gate else None,
@@ -307,7 +345,12 @@ def report_build(home: Home) -> str | None:
     return (document.get("provenance") or {}).get("build_id")
 
 
-def _next_step(home: Home, last_run: dict[str, Any] | None, identity, gate) -> str:
+def _next_step(home: Home, last_run: dict[str, Any] | None, identity, gate, unfinished=None) -> str:
+    if unfinished is not None:
+        return (
+            f"run `middlestep run --drop {unfinished.get('drop')} --department "
+            f"{unfinished.get('department')}` again: the last run did not finish"
+        )
     if last_run is not None and last_run.get("outcome") == "FAILED":
         return str(last_run.get("next"))
     if identity is None:

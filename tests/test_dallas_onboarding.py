@@ -75,8 +75,13 @@ def test_dallas_gets_its_force_figures_and_trial_planning(dallas_home):
     assert summary["found"] == [] and summary["not_found"][0].startswith("No trial in this data")
     designs_said = [sentence.split(" of the department")[0] for sentence in summary["could_detect"]]
     assert designs_said == ["A wait-list trial", "A staggered roll-out trial"]
-    assert summary["caveats"] == []  # no estimate, so no plan family to adjust
-    assert results["data_notes"] == []  # Dallas gives its officers' hire dates
+    # Dallas gives its officers' hire dates, but its roster is the force file's officer ids:
+    # the figures per officer-month leave out every officer who used no force, and say so
+    (note,) = results["data_notes"]
+    assert note.startswith("All 1,040 officers on the roster are named in a force report")
+    assert "overstates its power" in note
+    assert summary["caveats"] == [note]  # no estimate, so no plan family to adjust
+    assert "the roster appears to list only officers who used force" in html
 
 
 def test_the_roster_is_the_distinct_officer_ids_with_first_and_last_seen_dates(dallas_home):

@@ -335,3 +335,14 @@ def test_spillover_sensitivity_rows_are_labelled_and_beside_the_primary(demo):
     section = paths.markdown.read_text().split("## Spillover between the arms")[1].split("\n## ")[0]
     assert "Sensitivity analysis, not the randomized comparison" in section
     assert "biased towards no effect" in section
+
+
+def test_the_report_has_no_empty_captions_and_points_to_sections_that_exist(demo):
+    """A table without a caption printed an empty bold line ('****' in report.md), and the
+    primary estimates pointed to a section 'Effects' the report does not have."""
+    _, paths = demo
+    markdown, html = paths.markdown.read_text(), paths.html.read_text()
+    assert "****" not in markdown and "<strong></strong>" not in html
+    assert "## Difference-in-differences (a robustness check" in markdown
+    assert "under 'Effects'" not in markdown
+    assert "The section 'Difference-in-differences' is a robustness check" in markdown

@@ -137,8 +137,10 @@ def test_a_force_only_department_gets_a_report_that_says_what_it_leaves_unknown(
 ):
     assert main(["--home", str(force_only_home.root), "report"]) == 0
     results = json.loads((force_only_home.report_dir / "results.json").read_text())
-    (note,) = results["data_notes"]
+    note, roster = results["data_notes"]
     assert note.startswith("3 of 3 officers") and "from the first to the last month" in note
+    assert roster.startswith("All 3 officers on the roster are named in a force report")
+    assert results["summary"]["caveats"] == [note, roster]
     assert results["department_figures"]["force_per_officer_month"]
     html = (force_only_home.report_dir / "index.html").read_text()
     assert "What the data leaves unknown" in html and "3 of 3 officers" in html

@@ -26,8 +26,8 @@ PRIMARY_METHOD = (
     "Poisson rate ratio; ratings: OLS in pre-period SD units; force reports and complaints: "
     "Poisson per officer-month with block and calendar-month effects and the officer's "
     "pre-period rate (the per-call rows are the secondary scale: calls attended may themselves "
-    "respond to assignment). The difference-in-differences under 'Effects' is a robustness "
-    "check of the same estimand."
+    "respond to assignment). The section 'Difference-in-differences' is a robustness check of "
+    "the same estimand."
 )
 
 

@@ -62,6 +62,17 @@ def describe_effect(effect: Effect, subject: str = ASSIGNMENT) -> str:
     return f"{subject} {verb} {label} by {num(abs(value))} {unit} ({by}{ci})."
 
 
+def has_width(effect: Effect) -> bool:
+    """A finite estimate with a positive standard error and an interval wider than a point: an
+    estimator that returns a zero-width interval (an outcome constant in an arm) measured
+    nothing, and its p-value of 0 is not evidence."""
+    if not (finite(effect.estimate) and finite(effect.ci_low) and finite(effect.ci_high)):
+        return False
+    if finite(effect.std_error) and effect.std_error <= 0:
+        return False
+    return effect.ci_high - effect.ci_low > 1e-9 * max(1.0, abs(effect.estimate))
+
+
 def rules_out(effect: Effect) -> str:
     """What a 95% interval that includes no effect excludes, in the effect's reported units."""
     if effect.scale in RATIO_SCALES:
@@ -129,8 +140,15 @@ def summary_sentences(context: ReportContext) -> dict[str, list[str]]:
     effects = list(context.primary_effects) or list(context.effects)
     adjusted = adjusted_p_values(effects, context.plan)
     subject = ROLLOUT if context.rollout is not None and not context.primary_effects else ASSIGNMENT
-    found, not_found, not_findings = [], [], []
+    found, not_found, not_findings, not_analysed = [], [], [], []
     for effect in effects:
+        if not has_width(effect):  # no real uncertainty is zero: neither a finding nor a null
+            not_analysed.append(
+                f"{outcome_label(effect.outcome)[:1].upper()}{outcome_label(effect.outcome)[1:]}: "
+                f"not estimated, the estimator ({effect.estimator}) gave no usable interval "
+                "(too little variation in this data)."
+            )
+            continue
         sentence = describe_effect(effect, subject)
         if not is_detectable(effect):
             not_found.append(sentence)
@@ -150,11 +168,15 @@ def summary_sentences(context: ReportContext) -> dict[str, list[str]]:
             not_findings.append(
                 f"{sentence[:-1]}; unadjusted p {p_value_text(effect.p_value)}, {why}."
             )
-    not_analysed = [
+    # what the gate says the data cannot support, then what the analysis had to leave out
+    # (an item without post-period clips of both arms, an estimator that failed on the data)
+    left_out = [row for row in gate_analyses(context) if not row.get("supported")]
+    named = {row.get("analysis") for row in left_out}
+    left_out += [row for row in context.not_estimated if row.get("analysis") not in named]
+    not_analysed += [
         f"{row['analysis'][:1].upper()}{row['analysis'][1:]}: not estimated, "
         f"{row.get('reason') or 'not supported by the data'}."
-        for row in gate_analyses(context)
-        if not row.get("supported")
+        for row in left_out
     ]
     caveats = []
     if not context.is_publishable:
@@ -164,17 +186,24 @@ def summary_sentences(context: ReportContext) -> dict[str, list[str]]:
         items = ", ".join(f"{outcome_label(item)} (alpha {alpha:.2f})" for item, alpha in low_alpha)
         caveats.append(
             f"Coders agreed less than the usual standard (Krippendorff's alpha "
-            f"{ALPHA_THRESHOLD}) on: {items}; effects on these items are less certain than "
-            "their intervals suggest."
+            f"{ALPHA_THRESHOLD}) on: {items}; these items are measured with more error, so "
+            "effects on them are likely attenuated towards no effect and a null on them is "
+            "weaker evidence of no change."
         )
     if context.excluded_items:
+        # the plan's rule is flag and report: the primary estimates keep every plan outcome
+        where = (
+            "Left out of the difference-in-differences (the robustness check) as unreliable, "
+            "kept in the primary estimates as the analysis plan says: "
+            if context.primary_effects
+            else "Left out of the estimates as unreliable: "
+        )
         caveats.append(
-            "Left out of the confirmatory analysis as unreliable: "
-            + ", ".join(outcome_label(item) for item in context.excluded_items)
-            + "."
+            where + ", ".join(outcome_label(item) for item in context.excluded_items) + "."
         )
     if context.effects:  # a plan's families matter only to estimates
         caveats += plan_caveats(context.plan)
+    caveats += list(context.data_notes)  # what the figures above rest on
     if not context.effects and context.department is not None:
         not_found.append(
             "No trial in this data, so no effect was estimated: the report describes the "

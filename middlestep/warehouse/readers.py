@@ -42,6 +42,18 @@ def unknown_appointments(home: Home, department_id: str) -> tuple[int, int]:
     return int(unknown), int(officers)
 
 
+def officers_with_force(home: Home, department_id: str) -> tuple[int, int]:
+    """(officers named in at least one force report, officers) of the marts' roster."""
+    with connect(home.warehouse, read_only=True) as connection:
+        named, officers = connection.execute(
+            "select count(*) filter (where exists (select 1 from marts.fct_force_reports f "
+            "where f.department_id = o.department_id and f.officer_id = o.officer_id)), "
+            "count(*) from marts.dim_officers as o where o.department_id = ?",
+            [department_id],
+        ).fetchone()
+    return int(named), int(officers)
+
+
 def only_department(home: Home) -> str:
     """The one department of the marts; a command must be told which one when there are more."""
     with connect(home.warehouse, read_only=True) as connection:
@@ -98,17 +110,28 @@ def arms_and_cohorts(home: Home, department_id: str) -> tuple[int, int]:
 
 
 def freshness(home: Home) -> list[dict[str, Any]]:
-    """Per raw table: rows, the latest event date, and when its last batch was loaded."""
+    """Per raw table: the rows of its current batches (a superseded load is history), the
+    latest event date, how many files are loaded and when the last one was; and how many
+    files failed (unreadable) or had every row rejected, which are not loaded."""
     if not home.warehouse.exists():
         return []
     rows = []
     with connect(home.warehouse, read_only=True) as connection:
-        for table, column in EVENT_COLUMNS.items():
+        initialised = connection.execute(  # an ingest killed before it made the raw tables
+            "select count(*) from information_schema.tables where table_catalog = "
+            "current_database() and table_schema = 'raw' and table_name = '_batches'"
+        ).fetchone()[0]
+        for table, column in EVENT_COLUMNS.items() if initialised else ():
             latest_event, n_rows = connection.execute(
-                f'select max("{column}"), count(*) from raw.{table}'
+                f'select max("{column}"), count(*) from raw.{table} '
+                f"where _batch_id not in ({SUPERSEDED})"
             ).fetchone()
-            batches, last_loaded = connection.execute(
-                "select count(*), max(loaded_at) from raw._batches where table_name = ?", [table]
+            batches, last_loaded, attempts, failed = connection.execute(
+                "select count(*) filter (where coalesce(status, 'loaded') = 'loaded'), "
+                "max(loaded_at) filter (where coalesce(status, 'loaded') = 'loaded'), "
+                "count(*), count(*) filter (where status in ('failed', 'rejected')) "
+                "from raw._batches where table_name = ? and superseded_by is null",
+                [table],
             ).fetchone()
             rows.append(
                 {
@@ -117,6 +140,8 @@ def freshness(home: Home) -> list[dict[str, Any]]:
                     "latest_event": latest_event,
                     "batches": batches,
                     "last_loaded_at": last_loaded,
+                    "files_attempted": attempts,
+                    "files_failed": failed,
                 }
             )
     return rows
