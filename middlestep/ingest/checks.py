@@ -1,10 +1,10 @@
-"""Parsing, mapping and checking a file's staged cells in one generated SQL statement.
+"""Checking a file's staged cells in one generated SQL statement, over the typed values of
+typing_sql.py.
 
-Every canonical field gets a source text (``s__``), a mapped code (``m__``), a typed value
-(``v__``) and an error text (``e__``, NULL when the field is fine). A row with an error in a
-required, key or strict field is rejected; on a table that keeps rows with bad optional cells
-(the roster: every other table is checked against it) an optional field's error nulls that cell
-and is recorded as a warning instead.
+Every canonical field gets an error text (``e__``, NULL when the field is fine) beside its typed
+value (``v__``). A row with an error in a required, key or strict field is rejected; on a table
+that keeps rows with bad optional cells (the roster: every other table is checked against it) an
+optional field's error nulls that cell and is recorded as a warning instead.
 
 Names go through ``sqltext.identifier`` and values through ``sqltext.literal``; export column
 names never appear (the staged cells are ``c0``, ``c1``, ...).
@@ -16,102 +16,12 @@ import datetime as dt
 
 import duckdb
 
-from middlestep.contract import BOOLEAN, DATE, DOUBLE, INTEGER, TEXT, TIMESTAMP, Field, Table
-from middlestep.ingest.sqltext import identifier, literal
+from middlestep.contract import BOOLEAN, DATE, DOUBLE, INTEGER, TIMESTAMP, Field, Table
+from middlestep.ingest.sqltext import literal
+from middlestep.ingest.typing_sql import COUNTS, column, formats_of, typed_chain, utc_range
 from middlestep.mapping import DepartmentMapping, FieldMapping, TableMapping
 
-TRUE_TOKENS = ("true", "t", "1", "yes", "y")
-FALSE_TOKENS = ("false", "f", "0", "no", "n")
-# plain decimal or scientific notation: no NaN, inf, hex, '1_000' or thousands separators
-NUMBER_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
-# a time of day followed by a UTC offset (or Z): the text names its instant
-OFFSET_PATTERN = r".*[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)? ?([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)"
-INTEGER_RANGE = (-(2**31), 2**31 - 1)  # the contract's INTEGER is 32 bits
 ROSTER, KEY = "officer_roster", "key"
-COUNTS = ("count", "count_distinct", "count_lines")  # aggregates whose lines are not typed
-
-
-def column(prefix: str, name: str) -> str:
-    return identifier(f"{prefix}__{name}")
-
-
-def _source_expression(
-    field_mapping: FieldMapping | None, names: dict[str, str], null_values: tuple[str, ...]
-) -> str:
-    """The raw text of a field, NULL for the department's null tokens."""
-    if field_mapping is None:
-        return "cast(null as varchar)"
-    tokens = ", ".join(literal(token) for token in null_values)
-    if field_mapping.columns:
-        # a composite: the cells joined by the separator (a null cell as ''), NULL if all are null
-        cells = [f"trim(cast({identifier(names[c])} as varchar))" for c in field_mapping.columns]
-        is_null = [f"({cell} is null or {cell} in ({tokens}))" for cell in cells]
-        parts = ", ".join(
-            f"case when {null} then '' else {cell} end"
-            for null, cell in zip(is_null, cells, strict=True)
-        )
-        all_null = " and ".join(is_null)
-        joined = f"concat_ws({literal(field_mapping.separator)}, {parts})"
-        if field_mapping.format:  # a date and a time in two columns: a missing part is no space
-            joined = f"trim({joined})"
-        return f"case when {all_null} then null else {joined} end"
-    if field_mapping.column is None:
-        return f"cast({literal(field_mapping.constant)} as varchar)"
-    cell = f"trim(cast({identifier(names[field_mapping.column])} as varchar))"
-    return f"case when {cell} in ({tokens}) then null else {cell} end"
-
-
-def _mapped_expression(source: str, field_mapping: FieldMapping | None) -> str:
-    """Apply the mapping's value map (department code -> canonical code)."""
-    if field_mapping is None or not field_mapping.values:
-        return source
-    cases = " ".join(
-        f"when {literal(code)} then {literal(canonical)}"
-        for code, canonical in field_mapping.values.items()
-    )
-    return f"(case {source} {cases} end)"
-
-
-def _typed_expression(
-    text: str, contract_field: Field, fmt: str | tuple[str, ...] | None, timezone: str
-) -> str:
-    kind = contract_field.type
-    if kind == TEXT:
-        return text
-    if kind in (INTEGER, DOUBLE):
-        number = (
-            f"(case when regexp_full_match({text}, {literal(NUMBER_PATTERN)}) "
-            f"then try_cast({text} as double) end)"
-        )
-        if kind == DOUBLE:
-            return f"(case when isfinite({number}) then {number} end)"
-        # integers may come as 3.0 from spreadsheets; fractional, NaN, inf or huge: rejected
-        low, high = INTEGER_RANGE
-        return (
-            f"(case when isfinite({number}) and {number} = round({number}) "
-            f"and {number} between {low} and {high} then cast({number} as bigint) end)"
-        )
-    if kind == BOOLEAN:
-        truthy = ", ".join(literal(t) for t in TRUE_TOKENS)
-        falsy = ", ".join(literal(t) for t in FALSE_TOKENS)
-        return (
-            f"(case when lower({text}) in ({truthy}) then true "
-            f"when lower({text}) in ({falsy}) then false end)"
-        )
-    local = f"try_cast({text} as timestamp)"
-    if fmt:
-        parsed = ", ".join(f"try_strptime({text}, {literal(f)})" for f in formats_of(fmt))
-        local = f"coalesce({parsed}, {local})"
-    instant = f"try_cast({text} as timestamptz)"  # text with a UTC offset names its instant
-    has_offset = f"regexp_full_match({text}, {literal(OFFSET_PATTERN)})"
-    if kind == DATE:
-        in_department = f"timezone({literal(timezone)}, {instant})"
-        return f"cast(case when {has_offset} then {in_department} else {local} end as date)"
-    if kind == TIMESTAMP:
-        if timezone.upper() != "UTC":  # local wall-clock time of the department -> UTC
-            local = f"timezone('UTC', timezone({literal(timezone)}, {local}))"
-        return f"(case when {has_offset} then timezone('UTC', {instant}) else {local} end)"
-    raise ValueError(f"unknown contract type {kind}")
 
 
 def _error_expression(
@@ -195,12 +105,6 @@ HINT_TIMES = (
 )  # fmt: skip
 
 
-def formats_of(fmt: str | tuple[str, ...] | None) -> tuple[str, ...]:
-    if not fmt:
-        return ()
-    return (fmt,) if isinstance(fmt, str) else tuple(fmt)
-
-
 def format_hint_sql(text_sql: str, given_format: str | tuple[str, ...] | None) -> str:
     """SQL text: ' (add format: "...")' with the first layout that parses the value, else ''.
     With a format given that does not fit, the hint names the layout that does."""
@@ -229,32 +133,24 @@ def checked_rows_sql(
     connection: duckdb.DuckDBPyConnection,
     as_of: dt.datetime,
 ) -> str:
-    """SELECT over ``staged_rows``: the s__/m__/v__/e__ columns of every canonical field."""
+    """SELECT over ``staged_rows``: per canonical field its typed value (v__) and error (e__),
+    and its source text (s__) on the lines with an error or warning (the text a reject names;
+    NULL on the others, so a clean file's texts are never stored twice)."""
     by_field = {f.field: f for f in table_mapping.fields}
     limits = (mapping.earliest_date, as_of)
-    source_columns, mapped_columns, typed_columns, error_columns = [], [], [], []
+    utc_times = utc_range(mapping.earliest_date, as_of)
+    error_columns = []
     for contract_field in table.fields:
         name = contract_field.name
         field_mapping = by_field.get(name)
-        fmt = field_mapping.format if field_mapping else None
         source, mapped, typed = column("s", name), column("m", name), column("v", name)
-        expression = _source_expression(field_mapping, names, table_mapping.null_values)
-        source_columns.append(f"{expression} as {source}")
-        mapped_columns.append(f"{_mapped_expression(source, field_mapping)} as {mapped}")
-        if field_mapping is not None and field_mapping.aggregate in COUNTS:
-            # a count of a key's lines or values: each line's text is counted, not typed
-            typed_columns.append(f"{mapped} as {typed}")
-            error = "cast(null as varchar)"
-        else:
-            typed_columns.append(
-                f"{_typed_expression(mapped, contract_field, fmt, mapping.timezone)} as {typed}"
-            )
+        error = "cast(null as varchar)"
+        if field_mapping is None or field_mapping.aggregate not in COUNTS:
             error = _error_expression(source, mapped, typed, contract_field, field_mapping, limits)
         error_columns.append(f"{error} as {column('e', name)}")
+    chain = typed_chain(table.fields, by_field, table_mapping, mapping, names, utc_times)
 
     key = ", ".join(column("v", k) for k in table.key)
-    # a per-key policy other than reject takes repeated keys in (first, last or aggregated)
-    rejects_repeats = table_mapping.repeated_keys == "reject"
     # an optional key field may be NULL: rows equal in every key field (NULL = NULL) duplicate
     key_present = " and ".join(
         f"{column('v', k)} is not null" for k in table.key if table.field(k).required
@@ -269,16 +165,22 @@ def checked_rows_sql(
             f"then 'officer ' || {officer} || ' is not on the roster' end)"
         )
     # a repeated key: the lines after its first (a group-by joined back, not a window over every
-    # column of the file: the window sorted the whole wide row)
+    # column of the file: the window sorted the whole wide row). The keys are typed by a chain of
+    # their own, so the wide one is read once, streamed, never materialized as a shared CTE.
     duplicate = "cast(null as varchar)"
     repeated = ""
     join = ""
-    if rejects_repeats:
+    # a per-key policy other than reject takes repeated keys in (first, last or aggregated)
+    if table_mapping.repeated_keys == "reject":
+        key_fields = [table.field(k) for k in table.key]
+        key_chain = typed_chain(
+            key_fields, by_field, table_mapping, mapping, names, utc_times, prefix="key_"
+        )
         first = column("r", "first_line")
         aliases = ", ".join(f"{column('v', k)} as {column('r', k)}" for k in table.key)
         repeated = (
-            f"repeated as (select {aliases}, min(_source_line) as {first} from parsed "
-            f"where {key_present} group by {key} having count(*) > 1),"
+            f"{key_chain}, repeated as (select {aliases}, min(_source_line) as {first} "
+            f"from key_parsed where {key_present} group by {key} having count(*) > 1),"
         )
         join = "left join repeated on " + " and ".join(
             f"parsed.{column('v', k)} is not distinct from repeated.{column('r', k)}"
@@ -288,12 +190,15 @@ def checked_rows_sql(
             f"case when parsed._source_line > repeated.{first} then "
             f"'duplicate key within the file (first at line ' || repeated.{first} || ')' end"
         )
+    errors = [column("e", f.name) for f in table.fields] + [column("e", ROSTER), column("e", KEY)]
+    problem = " or ".join(f"{error} is not null" for error in errors)
+    typed = ", ".join(column("v", f.name) for f in table.fields)
+    sources = ", ".join(
+        f"case when {problem} then {column('s', f.name)} end as {column('s', f.name)}"
+        for f in table.fields
+    )
     return f"""
-        with sourced as (
-            select _source_line, {", ".join(source_columns)} from staged_rows
-        ),
-        mapped as (select *, {", ".join(mapped_columns)} from sourced),
-        parsed as (select *, {", ".join(typed_columns)} from mapped),
+        with {chain},
         {repeated}
         checked as (
             select parsed.*, {", ".join(error_columns)},
@@ -301,7 +206,7 @@ def checked_rows_sql(
                 {duplicate} as {column("e", KEY)}
             from parsed {join}
         )
-        select * from checked
+        select _source_line, {typed}, {", ".join(errors)}, {sources} from checked
     """
 
 
