@@ -153,7 +153,9 @@ def multiplicity_sentences(box) -> list[str]:
             return ", ".join(v.replace("_", " ") for v in values) or "none"
 
         lines.append(
-            f"{len(frame)} communication items were tested. At p < 0.05 without correction: "
+            f"Difference-in-differences robustness check, its {len(frame)} communication items "
+            "taken as one family (the plan's families and their adjusted p-values are those of "
+            "the primary estimates). At p < 0.05 without correction: "
             f"{names(raw)}. After Holm's correction (family-wise error 5%): {names(holm)}. "
             f"After Benjamini-Hochberg (false discovery rate 5%): {names(bh)}."
         )
@@ -175,27 +177,36 @@ def compliance_sentences(box, effects: Sequence[Effect]) -> list[str]:
     for effect in box.complier_effects:
         label = effect.outcome.replace("_", " ")
         first = effect.extras.get("first_stage", math.nan)
+        # a difference in proportions reads in percentage points
+        factor = 100.0 if effect.scale == "difference" else 1.0
         unit = {
-            "difference": "points",
+            "difference": "percentage points",
             "sd": "standard deviations",
             "mean_difference": "per encounter",
         }.get(effect.scale, "")
         if effect.scale == "rate_ratio":
             value = f"rate ratio {effect.estimate:.2f} ({_ci(effect.ci_low, effect.ci_high)})"
             itt_value = (
-                f"rate ratio {itt[effect.outcome].estimate:.2f}" if effect.outcome in itt else ""
+                f"; for everyone assigned (ITT) rate ratio {itt[effect.outcome].estimate:.2f}"
+                if effect.outcome in itt
+                else ""
             )
         else:
-            value = f"{signed(effect.estimate)} {unit} ({_ci(effect.ci_low, effect.ci_high)})"
+            low, high = factor * effect.ci_low, factor * effect.ci_high
+            value = f"{signed(factor * effect.estimate)} {unit} ({_ci(low, high)})"
+            itt_linear = effect.extras.get("itt_linear", math.nan)
             itt_value = (
-                f"{signed(effect.extras.get('itt_linear', math.nan))} {unit}"
-                if _finite(effect.extras.get("itt_linear"))
+                f"; for everyone assigned, the same linear model's intent-to-treat effect (its "
+                f"reduced form) is {signed(factor * itt_linear)} {unit}"
+                if _finite(itt_linear)
                 else ""
             )
         lines.append(
-            f"{label[:1].upper()}{label[1:]}: among officers who took the training, {value}; "
-            f"for everyone assigned (ITT) {itt_value}. Assignment raised the share trained by "
-            f"{_pct(first)} (first-stage F {effect.extras.get('first_stage_f', math.nan):.0f})."
+            f"{label[:1].upper()}{label[1:]} ({effect.estimator}): among officers who took the "
+            f"training, {value}"
+            f"{itt_value}. Assignment raised the share trained by "
+            f"{_num(100 * first)} percentage points (first-stage F "
+            f"{effect.extras.get('first_stage_f', math.nan):.0f})."
         )
     return lines
 
@@ -206,7 +217,8 @@ def mediation_sentences(box) -> list[str]:
         mediator = result.mediator.replace("_", " ")
         outcome = result.outcome.replace("_", " ")
         lines.append(
-            f"{result.level.capitalize()}: the part of the training's effect on {outcome} that "
+            f"{result.level.capitalize()}: the part of the effect of assignment to training on "
+            f"{outcome} that "
             f"runs through {mediator} (ACME) is {signed(result.acme)} "
             f"({_ci(*result.acme_ci)}); the direct part (ADE) {signed(result.ade)} "
             f"({_ci(*result.ade_ci)}); the total {signed(result.total)} ({_ci(*result.total_ci)}). "
