@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 
 import duckdb
+import pandas as pd
 import pytest
 from browser_support import browser_missing, chromium, report_in_browser
 
 from middlestep.cli import main
 from middlestep.contract import SSO_ITEMS
 from middlestep.demo import demo as run_demo
+from middlestep.mapping import load_mapping
 from middlestep.synth import FILES
 from middlestep.warehouse import Home
 
@@ -290,7 +292,11 @@ def _generator_shared_calls(seed: int, scale: float) -> dict[str, float]:
         .astype(str)
         .merge(simulated.calls[["call_id", "received_at"]].astype({"call_id": str}), on="call_id")
     )
-    day = rows["received_at"].dt.normalize()
+    # the generator's times are UTC; the call's day is the department's local date
+    zone = load_mapping("synthetic").timezone
+    received = pd.to_datetime(rows["received_at"])
+    local = received.dt.tz_localize("UTC").dt.tz_convert(zone).dt.tz_localize(None)
+    day = local.dt.normalize()
     rows["treatment"] = rows["officer_id"].map(arms).eq("treatment").astype(int)
     rows["trained"] = (rows["officer_id"].map(first_trained) < day).astype(int)
     for flag in ("treatment", "trained"):

@@ -1,6 +1,6 @@
 MODEL (
     name marts.fct_call_officers,
-    description 'one row per officer attending a call for service, with who else attended: the room for spillover between trial arms (analysis/spillover.py). The call''s month is marts.fct_calls''s month_start; the officer''s trial arm and block are those of intermediate.int_officer_assignments; an officer counts as trained on a call when training was first completed before the day the call was received (received_at''s date). study_period places the call against the officer''s trial: ''pre'' before trial_start_on, ''post'' from trial_start_on to before control_start_on (the wait-list''s training), ''late'' after; NULL for officers in no trial. FULL: a training record or an assignment that arrives later changes the flags of past calls.',
+    description 'one row per officer attending a call for service, with who else attended: the room for spillover between trial arms (analysis/spillover.py). The call''s month is marts.fct_calls''s month_start; the officer''s trial arm and block are those of intermediate.int_officer_assignments; an officer counts as trained on a call when training was first completed before the day the call was received (received_on, the call''s local date). study_period places the call against the officer''s trial: ''pre'' before trial_start_on, ''post'' from trial_start_on to before control_start_on (the wait-list''s training), ''late'' after; NULL for officers in no trial. FULL: a training record or an assignment that arrives later changes the flags of past calls.',
     kind FULL,
     grain (department_id, call_id, officer_id),
     column_descriptions (
@@ -68,7 +68,7 @@ WITH call_officers AS (
         department_id,
         call_id,
         received_at,
-        received_at::DATE AS received_on,
+        received_on,
         month_start
     FROM marts.fct_calls
 ), officer_assignments AS (
