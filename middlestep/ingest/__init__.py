@@ -4,7 +4,8 @@ Each file is its own unit: read once (the bytes that are hashed are the bytes th
 then loaded in one transaction (its rows, its rejects, its warnings and its batch record commit
 together or not at all). A file that cannot be read at all (not Parquet, a corrupt page, binary
 content, a column named twice) becomes one batch with one reject naming the file and why, and the
-other files go on. A file already loaded (same sha256 for the same table) is skipped. Every data
+other files go on. A file already loaded (same sha256 for the same table) is skipped; one that
+failed before (same sha256 and mapping) is reported failed again with its earlier reason. Every data
 line of a file ends up either in ``raw.<table>`` or in ``raw._rejects`` with the file, line,
 field and reason: rows_read = rows_loaded + rows_rejected, always.
 
@@ -68,8 +69,9 @@ class IngestSummary:
 
     @property
     def files_failed(self) -> int:
-        """Unreadable files and files whose every row was rejected."""
-        return sum(1 for f in self.files if f.status in ("failed", "rejected"))
+        """Unreadable files (now or, the same bytes, before) and files whose every row was
+        rejected."""
+        return sum(1 for f in self.files if f.status in ("failed", "failed_before", "rejected"))
 
     def lines(self) -> list[str]:
         out = []
@@ -78,6 +80,14 @@ class IngestSummary:
                 out.append(
                     f"{result.table}: {result.source_file} already loaded with this mapping "
                     "(same sha256), skipped"
+                )
+                continue
+            if result.status == "failed_before":
+                reason = result.top_reasons[0][0] if result.top_reasons else "unreadable"
+                out.append(
+                    f"{result.source_file} -> raw.{result.table}: FAILED before with this "
+                    f"mapping (same sha256, batch {result.batch_id}): {reason}; not loaded, "
+                    "not parsed again: fix the file or the mapping and ingest again"
                 )
                 continue
             if result.status == "failed":
@@ -266,12 +276,15 @@ def _ingest_file(
     # the same content under the same mapping (NULL: recorded before mappings were) is loaded;
     # a file whose every row was rejected, or a changed mapping, loads again
     already = connection.execute(
-        "select batch_id from raw._batches where department_id = ? and table_name = ? "
-        "and file_sha256 = ? and superseded_by is null and coalesce(status, 'loaded') "
-        "in ('loaded', 'failed') and coalesce(mapping_sha256, ?) = ?",
+        "select batch_id, coalesce(status, 'loaded') from raw._batches where department_id = ? "
+        "and table_name = ? and file_sha256 = ? and superseded_by is null "
+        "and coalesce(status, 'loaded') in ('loaded', 'failed') "
+        "and coalesce(mapping_sha256, ?) = ?",
         [mapping.department_id, table.name, sha256]
         + [table_mapping.mapping_sha256, table_mapping.mapping_sha256],
     ).fetchone()
+    if already and already[1] == "failed":
+        return _failed_before(connection, table.name, source_file, sha256, already[0])
     if already:
         return FileResult(table.name, source_file, sha256, "already_loaded", already[0])
     unit.mapping_sha256 = table_mapping.mapping_sha256
@@ -299,6 +312,22 @@ def _ingest_file(
         log.warning("%s: failed (%s)", source_file, error)
         first = str(error).strip().splitlines()[0]
         return unit.failed(sha256, f"the file's values could not be loaded ({first})")
+
+
+def _failed_before(
+    connection: duckdb.DuckDBPyConnection, table: str, source_file: str, sha256: str, batch: int
+) -> FileResult:
+    """The same bytes under the same mapping failed before: their content fails the same way
+    again, so they are not parsed again, but reported failed again with the earlier reason
+    (never as loaded); a corrected file or mapping loads."""
+    reason = connection.execute(
+        "select reason from raw._rejects where batch_id = ? order by line_number limit 1",
+        [batch],
+    ).fetchone()
+    reason = reason[0] if reason else "file: unreadable"
+    return FileResult(
+        table, source_file, sha256, "failed_before", batch, top_reasons=((reason, 1),)
+    )
 
 
 # --------------------------------------------------------------------------------------------

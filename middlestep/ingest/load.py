@@ -29,7 +29,8 @@ class FileResult:
     table: str
     source_file: str
     file_sha256: str
-    # loaded | already_loaded | failed (unreadable: one reject names the reason) | rejected
+    # loaded | already_loaded | failed (unreadable: one reject names the reason) | failed_before
+    # (the same bytes and mapping failed in an earlier ingest: not parsed again) | rejected
     # (every row rejected: recorded with its rejects, but not as loaded, so a fix loads it)
     status: str
     batch_id: int | None = None
