@@ -32,7 +32,7 @@ from middlestep.ingest.load import FileResult, FileUnit
 from middlestep.ingest.sqltext import identifier
 from middlestep.ingest.stage import FileProblem, stage_bytes
 from middlestep.mapping import DepartmentMapping, TableMapping
-from middlestep.warehouse import Home, init_warehouse
+from middlestep.warehouse import Home, connect, init_warehouse
 
 __all__ = ["FileResult", "HashKeyError", "IngestSummary", "ingest_export", "iter_reject_lines"]
 
@@ -138,8 +138,15 @@ def ingest_export(
     summary = IngestSummary(department_id=mapping.department_id)
     home.ensure()
     key = _civilian_key(home, mapping, summary)  # before the warehouse is opened for writing
-    connection = duckdb.connect(str(home.warehouse))
+    # the warehouse layer's connection: the memory cap and spilling to <home>/tmp apply here too
+    connection = connect(home.warehouse)
     try:
+        log.info(
+            "ingest: DuckDB memory_limit %s, temp_directory %s",
+            *connection.execute(
+                "select current_setting('memory_limit'), current_setting('temp_directory')"
+            ).fetchone(),
+        )
         init_warehouse(connection)
         if key is not None:
             civilian_key.record_fingerprint(connection, key)
@@ -172,7 +179,7 @@ def _civilian_key(home: Home, mapping: DepartmentMapping, summary: IngestSummary
         return None
     recorded, hashed = None, False
     if home.warehouse.exists():
-        with duckdb.connect(str(home.warehouse), read_only=True) as connection:
+        with connect(home.warehouse, read_only=True) as connection:
             recorded = civilian_key.recorded_fingerprint(connection)
             hashed = _has_civilian_hashes(connection)
     fresh = recorded is None and not hashed
