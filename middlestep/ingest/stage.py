@@ -249,12 +249,15 @@ def _csv_cells(
 
 
 def missing_columns_reason(missing: list[str], present: list[str]) -> str:
-    """`missing column X (the mapping expects it)`, naming a close match (a misspelling)."""
-    close = {
-        name: match[0]
-        for name in missing
-        if (match := difflib.get_close_matches(name, present, n=1, cutoff=0.6))
-    }
+    """`missing column X (the mapping expects it)`, naming the header's spelling of X when only
+    the case differs, else a close match (a misspelling)."""
+    by_case = {name.casefold(): name for name in present}
+    close = {}
+    for name in missing:
+        if name.casefold() in by_case:
+            close[name] = by_case[name.casefold()]
+        elif match := difflib.get_close_matches(name, present, n=1, cutoff=0.6):
+            close[name] = match[0]
     hints = "; ".join(f"did you mean {close[name]!r} for {name!r}?" for name in close)
     hints = f"; {hints}" if hints else ""
     return f"missing column {', '.join(missing)} (the mapping expects it{hints})"
