@@ -24,3 +24,16 @@ def test_a_column_differing_only_in_case_names_the_headers_spelling(tmp_path):
     assert reasons == [
         "missing column HIRED (the mapping expects it; did you mean 'Hired' for 'HIRED'?)"
     ]
+
+
+def test_a_header_read_as_one_column_names_the_delimiter_it_holds(tmp_path):
+    reasons = roster_reasons(tmp_path, ROSTER.replace(",", ";"))
+    assert reasons == [
+        "missing column EMP, HIRED (the mapping expects it; the header reads as one column "
+        "'EMP;HIRED' split by ';': say delimiter: ';' in the mapping)"
+    ]
+
+
+def test_a_tab_separated_header_names_the_tab(tmp_path):
+    reasons = roster_reasons(tmp_path, ROSTER.replace(",", "\t"))
+    assert "say delimiter: '\\t' in the mapping" in reasons[0], reasons
