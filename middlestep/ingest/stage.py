@@ -213,16 +213,18 @@ def _csv_cells(
     problems: list[LineProblem] = []
     nulled: list[LineProblem] = []
     while True:
+        # a record is named by its first physical line (a quoted line break spans several), as
+        # a spreadsheet or `head -n` shows it; csv's line_num is the record's last line
+        line = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as error:  # e.g. a NUL inside a quoted field
-            problems.append(LineProblem(reader.line_num, None, f"malformed line ({error})"))
+            problems.append(LineProblem(line, None, f"malformed line ({error})"))
             continue
         if not row:
             continue  # a blank line is not a record
-        line = reader.line_num  # the last physical line of the record
         problem = _line_problem(row, header, missing_reason)
         if problem is not None:
             problems.append(LineProblem(line, None, problem))
