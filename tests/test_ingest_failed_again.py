@@ -1,12 +1,15 @@
 """A file that failed is never called loaded: seen again (same bytes, same mapping) it is
 reported failed again with the earlier reason, `ingest` exits non-zero again, and `status` and
-`run` count it as failed, not as skipped."""
+`run` count it as failed, not as skipped. And the summary's counts of one are singular."""
 
 from __future__ import annotations
 
+from test_ingest import MAPPING, write_export
 from test_ingest_mapping_language import export, ingest, mapping_with, query
 
 from middlestep.cli import main
+from middlestep.ingest import ingest_export
+from middlestep.mapping import parse_mapping
 from middlestep.warehouse import Home
 
 TWICE = "RPT,EMP,WHEN,LVL,LVL\nR1,A1,07/04/2024 14:30,1,1\n"
@@ -47,3 +50,20 @@ def test_cli_ingest_exits_non_zero_each_time_and_status_agrees(tmp_path, capsys)
     assert main(["--home", home, "status", "--json"]) == 0
     status = capsys.readouterr().out
     assert '"files_failed": 1' in status, status
+
+
+def test_counts_of_one_are_singular(tmp_path, capsys):
+    directory = tmp_path / "chicago_export"
+    directory.mkdir()
+    (directory / "force_events.csv").write_text("trr_id,uid,date,date,category\n1,2,x,x,y\n")
+    args = ["--home", str(tmp_path / "home"), "ingest", str(directory), "--department", "chicago"]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("rows from 1 file; 1 file FAILED"), out
+
+
+def test_one_nulled_cell_is_singular(tmp_path):
+    home = Home.resolve(tmp_path / "home")
+    summary = ingest_export(home, write_export(tmp_path / "export"), parse_mapping(MAPPING))
+    [roster] = [line for line in summary.lines() if line.startswith("export/roster.csv")]
+    assert roster.endswith("rejected 0, 1 cell nulled"), roster  # sex 'X', an unknown code

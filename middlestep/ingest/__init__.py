@@ -94,7 +94,9 @@ class IngestSummary:
                 reason = result.top_reasons[0][0] if result.top_reasons else "unreadable"
                 out.append(f"{result.source_file} -> raw.{result.table}: FAILED: {reason}")
                 continue
-            nulled = f", {result.cells_nulled} cells nulled" if result.cells_nulled else ""
+            nulled = (
+                f", {counted(result.cells_nulled, 'cell')} nulled" if result.cells_nulled else ""
+            )
             merged = (
                 f" into {result.rows_loaded - result.rows_merged} rows"
                 if result.rows_merged
@@ -114,6 +116,19 @@ class IngestSummary:
             out += [f"    {count} x {reason}" for reason, count in result.top_reasons]
         out += [f"warning: {warning}" for warning in self.warnings]
         return out
+
+    def total_line(self, department: str) -> str:
+        """The closing line of `middlestep ingest` (``department``: the name it was given)."""
+        failed = f"; {counted(self.files_failed, 'file')} FAILED" if self.files_failed else ""
+        return (
+            f"ingest {department}: read {self.rows_read}, loaded {self.rows_loaded}, "
+            f"rejected {self.rows_rejected} rows from {counted(len(self.files), 'file')}{failed}"
+        )
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 file`, `2 files`: a count with its noun in the right number."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 # --------------------------------------------------------------------------------------------
