@@ -92,7 +92,10 @@ class IngestSummary:
                 continue
             if result.status == "failed":
                 reason = result.top_reasons[0][0] if result.top_reasons else "unreadable"
-                out.append(f"{result.source_file} -> raw.{result.table}: FAILED: {reason}")
+                out.append(
+                    f"{result.source_file} -> raw.{result.table}: FAILED: {reason}"
+                    f"{_supersedes(result)}"
+                )
                 continue
             nulled = (
                 f", {counted(result.cells_nulled, 'cell')} nulled" if result.cells_nulled else ""
@@ -111,7 +114,7 @@ class IngestSummary:
             out.append(
                 f"{result.source_file} -> raw.{result.table}: read {result.rows_read}, "
                 f"loaded {result.rows_loaded}{merged}, rejected {result.rows_rejected}"
-                f"{nulled}{every}"
+                f"{nulled}{every}{_supersedes(result)}"
             )
             out += [f"    {count} x {reason}" for reason, count in result.top_reasons]
         out += [f"warning: {warning}" for warning in self.warnings]
@@ -124,6 +127,18 @@ class IngestSummary:
             f"ingest {department}: read {self.rows_read}, loaded {self.rows_loaded}, "
             f"rejected {self.rows_rejected} rows from {counted(len(self.files), 'file')}{failed}"
         )
+
+
+def _supersedes(result: FileResult) -> str:
+    """A load of bytes loaded before (under another mapping, or all rejected) replaces that
+    load: the earlier rows stay in raw but are no longer current."""
+    if not result.superseded:
+        return ""
+    batches = ", ".join(str(batch) for batch in result.superseded)
+    return (
+        f"; supersedes the earlier load of the same file "
+        f"({'batch' if len(result.superseded) == 1 else 'batches'} {batches})"
+    )
 
 
 def counted(n: int, noun: str) -> str:
