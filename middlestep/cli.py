@@ -130,12 +130,7 @@ def _dispatch(args: argparse.Namespace, home: Home) -> int:
     if args.command == "ingest":
         with progress.status(f"ingesting {args.export_dir}"):
             summary = commands.ingest(home, args.export_dir, args.department, wait_s=args.wait)
-        failed = f"; {summary.files_failed} files FAILED" if summary.files_failed else ""
-        text = "\n".join(summary.lines()) + (
-            f"\ningest {args.department}: read {summary.rows_read}, loaded "
-            f"{summary.rows_loaded}, rejected {summary.rows_rejected} rows from "
-            f"{len(summary.files)} files{failed}"
-        )
+        text = "\n".join(summary.lines() + [summary.total_line(args.department)])
         _print(args, commands.ingest_document(summary), text)
         return 1 if summary.files_failed else 0
     if args.command == "build":

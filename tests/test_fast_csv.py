@@ -86,3 +86,17 @@ def test_extra_header_rows_keep_the_line_numbers():
 @pytest.mark.parametrize("name", sorted(DECLINED))
 def test_duckdb_declines_what_only_the_line_reader_accounts_for(name):
     assert fast_only(DECLINED[name]) is None
+
+
+def test_a_record_with_a_quoted_line_break_is_numbered_by_its_first_line():
+    """The record starting on line 2 spans lines 2-3: it is line 2, the next record line 4 (a
+    CSV user reads the start of a record; the fast reader declines such files, so only the
+    line reader numbers them)."""
+    text = DECLINED["quoted line break"]
+    fast, reference, problems = both(text)
+    assert fast is None and problems == []
+    assert reference.column("_source_line").to_pylist() == [2, 4]
+    _, _, problems = both(HEADER + 'R1,A1,"a\nb",x\nR2,A2,t\nR3,A3,t,y\n')
+    assert [(p.line_number, p.reason) for p in problems] == [
+        (4, "expected 4 fields, found 3 (truncated or malformed line)")
+    ]

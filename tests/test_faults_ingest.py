@@ -174,7 +174,7 @@ def test_the_cli_says_how_many_files_failed_and_exits_1(drop, tmp_path, capsys):
         ["--home", str(tmp_path / "home"), "ingest", str(drop), "--department", "synthetic"]
     )
     printed = capsys.readouterr().out
-    assert code == 1 and "1 files FAILED" in printed and "FAILED: file: not a readable" in printed
+    assert code == 1 and "1 file FAILED" in printed and "FAILED: file: not a readable" in printed
 
 
 # --------------------------------------------------------------------------------------------

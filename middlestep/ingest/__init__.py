@@ -4,7 +4,8 @@ Each file is its own unit: read once (the bytes that are hashed are the bytes th
 then loaded in one transaction (its rows, its rejects, its warnings and its batch record commit
 together or not at all). A file that cannot be read at all (not Parquet, a corrupt page, binary
 content, a column named twice) becomes one batch with one reject naming the file and why, and the
-other files go on. A file already loaded (same sha256 for the same table) is skipped. Every data
+other files go on. A file already loaded (same sha256 for the same table) is skipped; one that
+failed before (same sha256 and mapping) is reported failed again with its earlier reason. Every data
 line of a file ends up either in ``raw.<table>`` or in ``raw._rejects`` with the file, line,
 field and reason: rows_read = rows_loaded + rows_rejected, always.
 
@@ -31,7 +32,7 @@ from middlestep.ingest.load import FileResult, FileUnit
 from middlestep.ingest.sqltext import identifier
 from middlestep.ingest.stage import FileProblem, stage_bytes
 from middlestep.mapping import DepartmentMapping, TableMapping
-from middlestep.warehouse import Home, init_warehouse
+from middlestep.warehouse import Home, connect, init_warehouse
 
 __all__ = ["FileResult", "HashKeyError", "IngestSummary", "ingest_export", "iter_reject_lines"]
 
@@ -68,8 +69,9 @@ class IngestSummary:
 
     @property
     def files_failed(self) -> int:
-        """Unreadable files and files whose every row was rejected."""
-        return sum(1 for f in self.files if f.status in ("failed", "rejected"))
+        """Unreadable files (now or, the same bytes, before) and files whose every row was
+        rejected."""
+        return sum(1 for f in self.files if f.status in ("failed", "failed_before", "rejected"))
 
     def lines(self) -> list[str]:
         out = []
@@ -80,11 +82,24 @@ class IngestSummary:
                     "(same sha256), skipped"
                 )
                 continue
+            if result.status == "failed_before":
+                reason = result.top_reasons[0][0] if result.top_reasons else "unreadable"
+                out.append(
+                    f"{result.source_file} -> raw.{result.table}: FAILED before with this "
+                    f"mapping (same sha256, batch {result.batch_id}): {reason}; not loaded, "
+                    "not parsed again: fix the file or the mapping and ingest again"
+                )
+                continue
             if result.status == "failed":
                 reason = result.top_reasons[0][0] if result.top_reasons else "unreadable"
-                out.append(f"{result.source_file} -> raw.{result.table}: FAILED: {reason}")
+                out.append(
+                    f"{result.source_file} -> raw.{result.table}: FAILED: {reason}"
+                    f"{_supersedes(result)}"
+                )
                 continue
-            nulled = f", {result.cells_nulled} cells nulled" if result.cells_nulled else ""
+            nulled = (
+                f", {counted(result.cells_nulled, 'cell')} nulled" if result.cells_nulled else ""
+            )
             merged = (
                 f" into {result.rows_loaded - result.rows_merged} rows"
                 if result.rows_merged
@@ -99,11 +114,36 @@ class IngestSummary:
             out.append(
                 f"{result.source_file} -> raw.{result.table}: read {result.rows_read}, "
                 f"loaded {result.rows_loaded}{merged}, rejected {result.rows_rejected}"
-                f"{nulled}{every}"
+                f"{nulled}{every}{_supersedes(result)}"
             )
             out += [f"    {count} x {reason}" for reason, count in result.top_reasons]
         out += [f"warning: {warning}" for warning in self.warnings]
         return out
+
+    def total_line(self, department: str) -> str:
+        """The closing line of `middlestep ingest` (``department``: the name it was given)."""
+        failed = f"; {counted(self.files_failed, 'file')} FAILED" if self.files_failed else ""
+        return (
+            f"ingest {department}: read {self.rows_read}, loaded {self.rows_loaded}, "
+            f"rejected {self.rows_rejected} rows from {counted(len(self.files), 'file')}{failed}"
+        )
+
+
+def _supersedes(result: FileResult) -> str:
+    """A load of bytes loaded before (under another mapping, or all rejected) replaces that
+    load: the earlier rows stay in raw but are no longer current."""
+    if not result.superseded:
+        return ""
+    batches = ", ".join(str(batch) for batch in result.superseded)
+    return (
+        f"; supersedes the earlier load of the same file "
+        f"({'batch' if len(result.superseded) == 1 else 'batches'} {batches})"
+    )
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 file`, `2 files`: a count with its noun in the right number."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,8 +168,15 @@ def ingest_export(
     summary = IngestSummary(department_id=mapping.department_id)
     home.ensure()
     key = _civilian_key(home, mapping, summary)  # before the warehouse is opened for writing
-    connection = duckdb.connect(str(home.warehouse))
+    # the warehouse layer's connection: the memory cap and spilling to <home>/tmp apply here too
+    connection = connect(home.warehouse)
     try:
+        log.info(
+            "ingest: DuckDB memory_limit %s, temp_directory %s",
+            *connection.execute(
+                "select current_setting('memory_limit'), current_setting('temp_directory')"
+            ).fetchone(),
+        )
         init_warehouse(connection)
         if key is not None:
             civilian_key.record_fingerprint(connection, key)
@@ -162,7 +209,7 @@ def _civilian_key(home: Home, mapping: DepartmentMapping, summary: IngestSummary
         return None
     recorded, hashed = None, False
     if home.warehouse.exists():
-        with duckdb.connect(str(home.warehouse), read_only=True) as connection:
+        with connect(home.warehouse, read_only=True) as connection:
             recorded = civilian_key.recorded_fingerprint(connection)
             hashed = _has_civilian_hashes(connection)
     fresh = recorded is None and not hashed
@@ -266,12 +313,15 @@ def _ingest_file(
     # the same content under the same mapping (NULL: recorded before mappings were) is loaded;
     # a file whose every row was rejected, or a changed mapping, loads again
     already = connection.execute(
-        "select batch_id from raw._batches where department_id = ? and table_name = ? "
-        "and file_sha256 = ? and superseded_by is null and coalesce(status, 'loaded') "
-        "in ('loaded', 'failed') and coalesce(mapping_sha256, ?) = ?",
+        "select batch_id, coalesce(status, 'loaded') from raw._batches where department_id = ? "
+        "and table_name = ? and file_sha256 = ? and superseded_by is null "
+        "and coalesce(status, 'loaded') in ('loaded', 'failed') "
+        "and coalesce(mapping_sha256, ?) = ?",
         [mapping.department_id, table.name, sha256]
         + [table_mapping.mapping_sha256, table_mapping.mapping_sha256],
     ).fetchone()
+    if already and already[1] == "failed":
+        return _failed_before(connection, table.name, source_file, sha256, already[0])
     if already:
         return FileResult(table.name, source_file, sha256, "already_loaded", already[0])
     unit.mapping_sha256 = table_mapping.mapping_sha256
@@ -299,6 +349,22 @@ def _ingest_file(
         log.warning("%s: failed (%s)", source_file, error)
         first = str(error).strip().splitlines()[0]
         return unit.failed(sha256, f"the file's values could not be loaded ({first})")
+
+
+def _failed_before(
+    connection: duckdb.DuckDBPyConnection, table: str, source_file: str, sha256: str, batch: int
+) -> FileResult:
+    """The same bytes under the same mapping failed before: their content fails the same way
+    again, so they are not parsed again, but reported failed again with the earlier reason
+    (never as loaded); a corrected file or mapping loads."""
+    reason = connection.execute(
+        "select reason from raw._rejects where batch_id = ? order by line_number limit 1",
+        [batch],
+    ).fetchone()
+    reason = reason[0] if reason else "file: unreadable"
+    return FileResult(
+        table, source_file, sha256, "failed_before", batch, top_reasons=((reason, 1),)
+    )
 
 
 # --------------------------------------------------------------------------------------------

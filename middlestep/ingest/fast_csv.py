@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from middlestep.ingest.sqltext import identifier, literal
 from middlestep.mapping import TableMapping
+from middlestep.warehouse.home import duckdb_settings
 
 NULL_MARK = "\x01middlestep-no-null\x01"  # DuckDB's null string, never in an accepted file
 
@@ -97,7 +98,9 @@ def _read(data, header, columns, names, table_mapping, header_lines, scratch) ->
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
-        with duckdb.connect() as connection:
+        # the warehouse's memory cap and temp directory (<home>/tmp) hold for this reader too
+        settings = duckdb_settings(Path(scratch) / "warehouse.duckdb") if scratch else {}
+        with duckdb.connect(config=settings) as connection:
             table = connection.execute(
                 f"select {chosen or 'null as _none'} from read_csv({literal(path)}, "
                 f"header = false, skip = {header_lines}, columns = {fields}, "

@@ -29,7 +29,8 @@ class FileResult:
     table: str
     source_file: str
     file_sha256: str
-    # loaded | already_loaded | failed (unreadable: one reject names the reason) | rejected
+    # loaded | already_loaded | failed (unreadable: one reject names the reason) | failed_before
+    # (the same bytes and mapping failed in an earlier ingest: not parsed again) | rejected
     # (every row rejected: recorded with its rejects, but not as loaded, so a fix loads it)
     status: str
     batch_id: int | None = None
@@ -39,6 +40,7 @@ class FileResult:
     top_reasons: tuple[tuple[str, int], ...] = ()
     cells_nulled: int = 0  # optional cells with a bad value, nulled (raw._warnings)
     rows_merged: int = 0  # lines folded into another line's row (repeated_keys policy)
+    superseded: tuple[int, ...] = ()  # earlier batches of the same bytes this load replaces
 
 
 @dataclass
@@ -69,7 +71,8 @@ class FileUnit:
 
     def _record_batch(
         self, batch_id, sha256, read, loaded, rejected, status="loaded", merged=0
-    ) -> None:
+    ) -> tuple[int, ...]:
+        """Record the batch; returns the earlier batches of the same content it supersedes."""
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         self.connection.execute(
             "insert into raw._batches (batch_id, department_id, table_name, source_file, "
@@ -78,30 +81,33 @@ class FileUnit:
             [batch_id, self.department_id, self.table.name, self.source_file, sha256]
             + [read, loaded, rejected, now, self.mapping_sha256, status, merged],
         )
-        if sha256 is not None:  # earlier loads of the same content: superseded, kept in raw
-            self.connection.execute(
-                "update raw._batches set superseded_by = ? where department_id = ? and "
-                "table_name = ? and file_sha256 = ? and batch_id < ? and superseded_by is null",
-                [batch_id, self.department_id, self.table.name, sha256, batch_id],
-            )
+        if sha256 is None:
+            return ()
+        # earlier loads of the same content: superseded, kept in raw
+        earlier = self.connection.execute(
+            "update raw._batches set superseded_by = ? where department_id = ? and "
+            "table_name = ? and file_sha256 = ? and batch_id < ? and superseded_by is null "
+            "returning batch_id",
+            [batch_id, self.department_id, self.table.name, sha256, batch_id],
+        ).fetchall()
+        return tuple(sorted(batch for (batch,) in earlier))
 
     def failed(self, sha256: str | None, reason: str) -> FileResult:
         """The file as one unreadable record: one reject (line 1, the reason), nothing loaded.
         Its sha256 is recorded, so the same broken bytes are not retried every night; a
         corrected file has another hash and loads."""
 
-        def work() -> int:
+        def work() -> tuple[int, tuple[int, ...]]:
             batch_id = self._next_batch_id()
             problem = LineProblem(1, None, f"file: {reason}")
             _insert_line_problems(self, batch_id, [problem])
-            self._record_batch(batch_id, sha256, 1, 0, 1, status="failed")
-            return batch_id
+            return batch_id, self._record_batch(batch_id, sha256, 1, 0, 1, status="failed")
 
-        batch_id = self._transaction(work)
+        batch_id, superseded = self._transaction(work)
         log.warning("%s: %s", self.source_file, reason)
         return FileResult(
             self.table.name, self.source_file, sha256 or "", "failed", batch_id, 1, 0, 1,
-            ((f"file: {reason}", 1),),
+            ((f"file: {reason}", 1),), superseded=superseded,
         )  # fmt: skip
 
     def load(self, sha256, staged, table_mapping, mapping, as_of) -> FileResult:
@@ -125,7 +131,9 @@ class FileUnit:
             rejected = rows_read - loaded
             status = "rejected" if rows_read and not loaded else "loaded"
             merged = loaded - stored
-            self._record_batch(batch_id, sha256, rows_read, loaded, rejected, status, merged)
+            superseded = self._record_batch(
+                batch_id, sha256, rows_read, loaded, rejected, status, merged
+            )
             top_reasons = connection.execute(
                 "select reason, count(*) from raw._rejects where batch_id = ? "
                 "group by reason order by 2 desc, 1 limit 5",
@@ -134,7 +142,7 @@ class FileUnit:
             return FileResult(
                 table.name, self.source_file, sha256, status, batch_id, rows_read, loaded,
                 rejected, tuple((reason, count) for reason, count in top_reasons), nulled,
-                merged,
+                merged, superseded,
             )  # fmt: skip
 
         return self._transaction(work)

@@ -20,7 +20,7 @@ from middlestep.ingest.civilian_key import FINGERPRINT_TABLE, HashKeyError
 from middlestep.ingest.sqltext import identifier
 from middlestep.ingest.stage import FileProblem, stage_bytes
 from middlestep.mapping import DepartmentMapping
-from middlestep.warehouse import Home
+from middlestep.warehouse import Home, connect
 
 
 def rotate_key(
@@ -30,7 +30,7 @@ def rotate_key(
     ``new_key_file``; returns how many hashes changed. The old key is the configured one."""
     if not home.warehouse.exists():
         raise HashKeyError(f"no warehouse at {home.warehouse}: nothing to rotate")
-    with duckdb.connect(str(home.warehouse), read_only=True) as connection:
+    with connect(home.warehouse, read_only=True) as connection:
         recorded = civilian_key.recorded_fingerprint(connection)
     old_key, _ = civilian_key.load_key(home.root, fresh_warehouse=False)
     civilian_key.check_fingerprint(recorded, old_key)
@@ -38,7 +38,7 @@ def rotate_key(
     if civilian_key.fingerprint(new_key) == civilian_key.fingerprint(old_key):
         raise HashKeyError(f"{new_key_file} holds the key in use: nothing to rotate")
     renamed = _old_to_new(mapping, exports, old_key, new_key, home.root)
-    connection = duckdb.connect(str(home.warehouse))
+    connection = connect(home.warehouse)
     try:
         connection.execute("begin transaction")
         changed = 0

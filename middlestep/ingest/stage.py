@@ -204,23 +204,27 @@ def _csv_cells(
         except csv.Error as error:
             raise FileProblem(f"the header lines cannot be read ({error})") from None
     missing = [c for c in columns if c not in header]
-    missing_reason = missing_columns_reason(missing, header) if missing else None
+    missing_reason = (
+        missing_columns_reason(missing, header, table_mapping.delimiter) if missing else None
+    )
     positions = [header.index(c) if c in header else -1 for c in columns]
     lines: list[int] = []
     values: list[list[str]] = [[] for _ in columns]
     problems: list[LineProblem] = []
     nulled: list[LineProblem] = []
     while True:
+        # a record is named by its first physical line (a quoted line break spans several), as
+        # a spreadsheet or `head -n` shows it; csv's line_num is the record's last line
+        line = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as error:  # e.g. a NUL inside a quoted field
-            problems.append(LineProblem(reader.line_num, None, f"malformed line ({error})"))
+            problems.append(LineProblem(line, None, f"malformed line ({error})"))
             continue
         if not row:
             continue  # a blank line is not a record
-        line = reader.line_num  # the last physical line of the record
         problem = _line_problem(row, header, missing_reason)
         if problem is not None:
             problems.append(LineProblem(line, None, problem))
@@ -248,16 +252,36 @@ def _csv_cells(
     return pa.table(arrays), problems, nulled
 
 
-def missing_columns_reason(missing: list[str], present: list[str]) -> str:
-    """`missing column X (the mapping expects it)`, naming a close match (a misspelling)."""
-    close = {
-        name: match[0]
-        for name in missing
-        if (match := difflib.get_close_matches(name, present, n=1, cutoff=0.6))
-    }
+def missing_columns_reason(
+    missing: list[str], present: list[str], delimiter: str | None = None
+) -> str:
+    """`missing column X (the mapping expects it)`, naming the header's spelling of X when only
+    the case differs, else a close match (a misspelling); a header read as one column holding
+    another delimiter says which delimiter the mapping should give."""
+    other = _other_delimiter(present, delimiter)
+    if other is not None:
+        return (
+            f"missing column {', '.join(missing)} (the mapping expects it; the header reads as "
+            f"one column {present[0]!r} split by {other!r}: say delimiter: {other!r} in the "
+            "mapping)"
+        )
+    by_case = {name.casefold(): name for name in present}
+    close = {}
+    for name in missing:
+        if name.casefold() in by_case:
+            close[name] = by_case[name.casefold()]
+        elif match := difflib.get_close_matches(name, present, n=1, cutoff=0.6):
+            close[name] = match[0]
     hints = "; ".join(f"did you mean {close[name]!r} for {name!r}?" for name in close)
     hints = f"; {hints}" if hints else ""
     return f"missing column {', '.join(missing)} (the mapping expects it{hints})"
+
+
+def _other_delimiter(present: list[str], delimiter: str | None) -> str | None:
+    """The delimiter a one-column header holds instead of the mapping's, if any."""
+    if delimiter is None or len(present) != 1:
+        return None
+    return next((d for d in (";", "|", "\t") if d != delimiter and d in present[0]), None)
 
 
 def _line_problem(row: list[str], header: list[str], missing: str | None) -> str | None:
