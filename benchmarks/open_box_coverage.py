@@ -65,8 +65,16 @@ def open_box_records(trial) -> list[dict]:
         and item not in ("arrest", "force_used", "injury")
     ]
     if len(null_items) >= 2:
-        effect = summary_index_effect(trial.encounters, null_items)
-        records.append(_interval_record("summary_index", "summary_index_null", 0.0, effect))
+        try:
+            effect = summary_index_effect(trial.encounters, null_items)
+        except ValueError:  # an item constant in the control arm's pre period: as the report
+            # does, the index is not estimated in this department (counted as not estimable)
+            nan = math.nan
+            records.append(
+                _record("summary_index", "summary_index_null", 0.0, nan, nan, (nan, nan), nan)
+            )
+        else:
+            records.append(_interval_record("summary_index", "summary_index_null", 0.0, effect))
     if {"personal_conversation", "force_used"} <= set(trial.encounters.columns):
         result = encounter_mediation(trial.encounters, n_bootstrap=MEDIATION_BOOTSTRAP)
         low, high = result.acme_ci
