@@ -93,3 +93,28 @@ def test_open_box_rows_of_the_coverage_study_are_estimable():
     }
     assert all(row["estimable"] for row in rows.values())
     assert rows[("summary_index", "summary_index_null")]["truth"] == 0.0
+
+
+def test_an_index_item_constant_before_training_makes_the_index_not_estimable_not_a_crash():
+    """A department where a null item never varies in the control arm's pre period (it
+    happened to department 280 of the 400): the index row is recorded as not estimable, and the
+    study goes on, as the report lists the index under 'not estimated'."""
+    import dataclasses
+
+    from benchmarks.open_box_coverage import open_box_records
+    from benchmarks.primary_coverage import simple_trial
+
+    trial = simple_trial(0)
+    index_item = next(  # an officer item of the null index (open_box_records' rule)
+        item
+        for item, kind in trial.items.items()
+        if kind in ("binary", "rating")
+        and trial.truth.get(item) == 0.0
+        and not item.startswith("civilian_")
+        and item not in ("arrest", "force_used", "injury")
+    )
+    encounters = trial.encounters.copy()
+    encounters[index_item] = 0.0  # constant everywhere, so in the control arm's pre period
+    records = open_box_records(dataclasses.replace(trial, encounters=encounters))
+    index = next(r for r in records if r["estimator"] == "summary_index_null")
+    assert not index["estimable"] and not index["covered"]
