@@ -40,6 +40,21 @@ ESTIMATORS = {
 }
 
 
+def check_estimator(estimator: str) -> None:
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator {estimator!r}: one of {', '.join(ESTIMATORS)}")
+
+
+def fit_simulated_trials(
+    estimator: str, events, exposure, treated_arm, post, serving=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(log rate ratio, SE) of every simulated trial by `estimator`: the DiD on `exposure` (calls,
+    or months served), the primary on the months `serving` (default: every month)."""
+    if estimator == "did":
+        return poisson_did_month_fe(events, exposure, treated_arm, post)
+    return ancova_log_ratios(events, treated_arm, post, serving)
+
+
 @dataclass(frozen=True)
 class SimulatedCounts:
     """Simulated trials: arrays of shape (simulations, officers, months)."""
@@ -139,8 +154,7 @@ def simulated_power(
     each rate ratio (common random numbers); a trial whose rate ratio is not estimable (an arm or
     cell without events) counts as no rejection. `power_analytic` is the difference-in-
     differences' analytic approximation, given beside the simulated DiD only."""
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator {estimator!r}: one of {', '.join(ESTIMATORS)}")
+    check_estimator(estimator)
     trials = simulate_counts(
         baseline,
         rate_ratios,
@@ -152,12 +166,9 @@ def simulated_power(
     z = two_sided_critical_value(alpha)
     rows = []
     for ratio, trial in trials.items():
-        if estimator == "did":
-            log_ratio, std_error = poisson_did_month_fe(
-                trial.events, trial.calls, trial.treated_arm, trial.post
-            )
-        else:
-            log_ratio, std_error = ancova_log_ratios(trial.events, trial.treated_arm, trial.post)
+        log_ratio, std_error = fit_simulated_trials(
+            estimator, trial.events, trial.calls, trial.treated_arm, trial.post
+        )
         with np.errstate(invalid="ignore"):
             rejected = np.abs(log_ratio) / std_error > z
         power = float(np.nan_to_num(rejected, nan=0.0).mean())

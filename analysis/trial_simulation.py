@@ -17,11 +17,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analysis.force_cells import poisson_did_month_fe
 from analysis.memo import memoized
 from analysis.power_analytic import ALPHA, two_sided_critical_value
-from analysis.power_primary import ancova_log_ratios
-from analysis.power_simulation import ESTIMATORS, power_row, waitlist_layout
+from analysis.power_simulation import (
+    check_estimator,
+    fit_simulated_trials,
+    power_row,
+    waitlist_layout,
+)
 
 if TYPE_CHECKING:  # planning.py imports this module: the type only
     from analysis.planning import PlanningBaseline
@@ -68,8 +71,7 @@ def waitlist_power(
     """Rejection rate per rate ratio (at most 1) of a wait-list trial of `n_officers` with
     `n_months` before and after the first arm's training, estimated by `estimator` (a key of
     `analysis.power_simulation.ESTIMATORS`)."""
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator {estimator!r}: one of {', '.join(ESTIMATORS)}")
+    check_estimator(estimator)
     rng = np.random.default_rng(seed)
     n_total = 2 * n_months
     arm, post = waitlist_layout(n_officers, n_months)
@@ -81,10 +83,9 @@ def waitlist_power(
         events, serving = _base_counts(baseline, rng, chunk, n_officers, n_total)
         for ratio, counts in _thinned(rng, events, treated, rate_ratios):
             with np.errstate(invalid="ignore"):  # a trial too small for a variance: no test
-                if estimator == "did":
-                    log_ratio, std_error = poisson_did_month_fe(counts, serving, arm, post)
-                else:
-                    log_ratio, std_error = ancova_log_ratios(counts, arm, post, serving)
+                log_ratio, std_error = fit_simulated_trials(
+                    estimator, counts, serving, arm, post, serving
+                )
                 rejected[ratio] += int(np.nansum(np.abs(log_ratio) / std_error > z))
     return _power_frame(rejected, n_simulations, n_officers, n_months)
 
