@@ -11,6 +11,27 @@ from pathlib import Path
 SAMPLE_NAMES = ("full", "main", "omit-late", "full-itt", "main-itt", "omit-late-itt")
 
 
+def positive(kind):
+    """An argparse type: a number of `kind` above zero (a rate, a ratio, a count), refused with
+    argparse's usage line instead of failing deep in a simulation."""
+
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text} is not above zero")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+def at_least_two(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{text}: a trial needs at least 2 officers (one per arm)")
+    return value
+
+
 def add_result_commands(command) -> None:
     analyze = command(
         "analyze",
@@ -53,17 +74,24 @@ middlestep power --baseline-rate 0.05 --officers 400 --months 12   # no warehous
     )
     add_department(power)
     power.add_argument(
-        "--rate-ratio", type=float, default=0.72, help="ITT rate ratio to detect (default 0.72)"
+        "--rate-ratio",
+        type=positive(float),
+        default=0.72,
+        help="ITT rate ratio to detect (default 0.72)",
     )
-    power.add_argument("--officers", type=int, help="officers in the trial (default: its own)")
-    power.add_argument("--months", type=int, help="months before and after (default: its own)")
     power.add_argument(
-        "--simulations", type=int, default=200, help="simulated trials (default 200)"
+        "--officers", type=at_least_two, help="officers in the trial (default: its own)"
+    )
+    power.add_argument(
+        "--months", type=positive(int), help="months before and after (default: its own)"
+    )
+    power.add_argument(
+        "--simulations", type=positive(int), default=200, help="simulated trials (default 200)"
     )
     power.add_argument("--seed", type=int, default=0, help="seed of the simulations (default 0)")
     power.add_argument(
         "--baseline-rate",
-        type=float,
+        type=positive(float),
         help="force reports per officer-month: compute from this instead of the warehouse",
     )
     power.add_argument("--dispersion", type=float, help="NB2 dispersion across officers")

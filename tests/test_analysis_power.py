@@ -160,3 +160,21 @@ def test_cli_power_from_parameters_prints_the_json_fields(capsys):
     assert document["rate_ratio"] == 0.72 and document["n_officers"] == 300
     assert 0 <= document["power"] <= 1 and document["power_mc_error"] > 0
     assert document["mde_rate_ratio"] < 1 and len(document["sample_size"]) == 3
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--baseline-rate", "-1"], "--baseline-rate: -1 is not above zero"),
+        (["--baseline-rate", "0.03", "--simulations", "0"], "--simulations: 0 is not above zero"),
+        (["--baseline-rate", "0.03", "--rate-ratio", "0"], "--rate-ratio: 0 is not above zero"),
+        (["--baseline-rate", "0.03", "--officers", "1"], "at least 2 officers"),
+        (["--baseline-rate", "0.03", "--months", "0"], "--months: 0 is not above zero"),
+    ],
+)
+def test_cli_power_refuses_impossible_trials_with_a_usage_line(arguments, message, capsys):
+    """They ended in a math domain error or a division by zero deep in the simulation."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["power", *arguments])
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
